@@ -1,0 +1,119 @@
+"""Val figures and the model card for a trained model.
+
+Recomputes the val metrics of models/knee-kl/model.pt (calibrated with the
+temperature in model.json, and uncalibrated for comparison), writes
+metrics.json and renders card.md from card-template.md, so the card's
+figures always come from the shipped weights.
+
+    /usr/bin/python3 models/training/report.py [--out models/knee-kl]
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from string import Template
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data import load_split, normalise  # noqa: E402
+from metrics import summarise  # noqa: E402
+from model import KneeKLNet  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+@torch.no_grad()
+def val_logits(net, cfg) -> tuple[torch.Tensor, torch.Tensor]:
+    pixels, labels, _ = load_split(str(ROOT / cfg["data"]["val"]), cfg["input"]["size"])
+    net.eval()
+    chunks = []
+    for start in range(0, len(pixels), 128):
+        chunks.append(net(normalise(pixels[start : start + 128], cfg["input"]["mean"], cfg["input"]["std"])))
+    return torch.cat(chunks), labels
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def tables(metrics: dict) -> dict:
+    confusion = metrics["confusion"]
+    header = "| reference \\ predicted | KL0 | KL1 | KL2 | KL3 | KL4 | recall |\n|---|---|---|---|---|---|---|\n"
+    rows = "".join(
+        f"| KL{g} | " + " | ".join(str(c) for c in row) + f" | {percent(metrics['recall'][g])} |\n"
+        for g, row in enumerate(confusion)
+    )
+    predicted = [sum(row[g] for row in confusion) for g in range(5)]
+    precision = [confusion[g][g] / predicted[g] if predicted[g] else float("nan") for g in range(5)]
+    per_grade = "| grade | val knees | recall | precision |\n|---|---|---|---|\n" + "".join(
+        f"| KL{g} | {sum(confusion[g])} | {percent(metrics['recall'][g])} | {percent(precision[g])} |\n"
+        for g in range(5)
+    )
+    reliability = "| confidence bin | knees | mean confidence | accuracy |\n|---|---|---|---|\n" + "".join(
+        f"| {r['from']:.2f}–{r['to']:.2f} | {r['count']} | {r['confidence']:.3f} | {r['accuracy']:.3f} |\n"
+        for r in metrics["reliability"]
+    )
+    return {"confusion_table": header + rows, "per_grade_table": per_grade, "reliability_table": reliability}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", default=str(HERE / "config.json"))
+    parser.add_argument("--out", default=str(ROOT / "models/knee-kl"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    torch.set_num_threads(2)
+
+    cfg = json.loads(Path(args.config).read_text())
+    manifest = json.loads((out / "model.json").read_text())
+    previous = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
+    net = KneeKLNet(cfg["network"]["widths"], cfg["network"]["blocks"])
+    net.load_state_dict(torch.load(out / "model.pt", map_location="cpu"))
+    logits, labels = val_logits(net, cfg)
+    bins = cfg["calibration"]["bins"]
+    temperature = manifest["temperature"]
+    raw = summarise(torch.softmax(logits, 1).numpy(), labels.numpy(), bins)
+    calibrated = summarise(torch.softmax(logits / temperature, 1).numpy(), labels.numpy(), bins)
+
+    metrics = {
+        "model": f"{manifest['name']}@{manifest['version']}",
+        "sha256": manifest["sha256"],
+        "split": "val",
+        "selectedEpoch": previous.get("selectedEpoch"),
+        "epochs": previous.get("epochs"),
+        "trainingSeconds": previous.get("trainingSeconds"),
+        "temperature": temperature,
+        **calibrated,
+        "ece_uncalibrated": raw["ece"],
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "torch": torch.__version__,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+    values = {
+        "model": metrics["model"],
+        "sha256": manifest["sha256"],
+        "parameters": f"{metrics['parameters']:,}",
+        "accuracy": f"{metrics['accuracy']:.3f}",
+        "qwk": f"{metrics['qwk']:.3f}",
+        "mae": f"{metrics['mae']:.3f}",
+        "auc_kl2": f"{metrics['auc_kl2']:.3f}",
+        "ece": f"{metrics['ece']:.3f}",
+        "ece_uncalibrated": f"{metrics['ece_uncalibrated']:.3f}",
+        "temperature": f"{temperature:.3f}",
+        "epochs": str(metrics["epochs"]),
+        "selected_epoch": str(metrics["selectedEpoch"]),
+        "training_minutes": f"{(metrics['trainingSeconds'] or 0) / 60:.0f}",
+        "config": json.dumps(cfg, indent=2),
+        **tables(metrics),
+    }
+    template = Template((HERE / "card-template.md").read_text())
+    (out / "card.md").write_text(template.substitute(values))
+    print(json.dumps({k: metrics[k] for k in ("accuracy", "qwk", "mae", "auc_kl2", "ece", "ece_uncalibrated")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Train the KL grading network, calibrate it on val and export ONNX.
+
+Usage (from the repository root; `npm run train` does this):
+    /usr/bin/python3 models/training/train.py [--config models/training/config.json]
+        [--out models/knee-kl] [--smoke]
+
+`--smoke` trains one step on a handful of images and exports to --out; CI uses
+it to prove the code runs, not to make a model.
+"""
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from augment import augment_batch  # noqa: E402
+from data import load_split, normalise  # noqa: E402
+from export import export_onnx  # noqa: E402
+from metrics import summarise  # noqa: E402
+from model import KneeKLNet  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def class_weights(labels: torch.Tensor, power: float) -> torch.Tensor:
+    counts = torch.bincount(labels, minlength=5).float().clamp(min=1)
+    weights = (counts.sum() / counts) ** power
+    return weights / (weights * counts).sum() * counts.sum()
+
+
+@torch.no_grad()
+def predict_logits(net, pixels, cfg, batch_size=128) -> torch.Tensor:
+    net.eval()
+    chunks = []
+    for start in range(0, len(pixels), batch_size):
+        x = normalise(pixels[start : start + batch_size], cfg["input"]["mean"], cfg["input"]["std"])
+        chunks.append(net(x))
+    return torch.cat(chunks)
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Temperature scaling (Guo et al. 2017): one scalar minimising val NLL."""
+    log_t = torch.zeros(1, requires_grad=True)
+    optimiser = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
+
+    def closure():
+        optimiser.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return float(log_t.exp().item())
+
+
+def update_ema(ema, net, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.state_dict().values(), net.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.mul_(decay).add_(p, alpha=1 - decay)
+            else:
+                e.copy_(p)
+
+
+def learning_rate(step: int, total: int, peak: float, warmup: float) -> float:
+    warm = max(1, int(total * warmup))
+    if step < warm:
+        return peak * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return peak * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", default=str(ROOT / "models/training/config.json"))
+    parser.add_argument("--out", default=str(ROOT / "models/knee-kl"))
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+
+    cfg = json.loads(Path(args.config).read_text())
+    tcfg = cfg["train"]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(cfg["seed"])
+    torch.set_num_threads(tcfg["threads"])
+    # Denormal floats (tiny Adam moments, late in training) make CPU kernels many times slower.
+    torch.set_flush_denormal(True)
+    size = cfg["input"]["size"]
+    limit = 40 if args.smoke else None
+
+    train_x, train_y, _ = load_split(str(ROOT / cfg["data"]["train"]), size, limit)
+    val_x, val_y, _ = load_split(str(ROOT / cfg["data"]["val"]), size, limit)
+    epochs = 1 if args.smoke else tcfg["epochs"]
+    steps_per_epoch = 1 if args.smoke else len(train_x) // tcfg["batchSize"]
+    total_steps = epochs * steps_per_epoch
+
+    net = KneeKLNet(cfg["network"]["widths"], cfg["network"]["blocks"])
+    ema = copy.deepcopy(net)
+    weights = class_weights(train_y, tcfg["classWeightPower"])
+    optimiser = torch.optim.AdamW(
+        net.parameters(), lr=tcfg["learningRate"], weight_decay=tcfg["weightDecay"]
+    )
+    log_path = out / "training-log.jsonl"
+    log = log_path.open("w")
+    generator = torch.Generator().manual_seed(cfg["seed"])
+    best = {"qwk": -1.0}
+    best_state = copy.deepcopy(ema.state_dict())
+    step = 0
+    started = time.time()
+
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(len(train_x), generator=generator)
+        running = 0.0
+        for index in range(steps_per_epoch):
+            batch = order[index * tcfg["batchSize"] : (index + 1) * tcfg["batchSize"]]
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(
+                    step, total_steps, tcfg["learningRate"], tcfg["warmupFraction"]
+                )
+            x = normalise(
+                augment_batch(train_x[batch], cfg["augment"], generator),
+                cfg["input"]["mean"],
+                cfg["input"]["std"],
+            )
+            loss = F.cross_entropy(
+                net(x), train_y[batch], weight=weights, label_smoothing=tcfg["labelSmoothing"]
+            )
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            update_ema(ema, net, 0.0 if args.smoke else tcfg["emaDecay"])
+            running += loss.item()
+            step += 1
+
+        logits = predict_logits(ema, val_x, cfg)
+        summary = summarise(torch.softmax(logits, 1).numpy(), val_y.numpy())
+        record = {
+            "epoch": epoch + 1,
+            "loss": running / steps_per_epoch,
+            "val_accuracy": summary["accuracy"],
+            "val_qwk": summary["qwk"],
+            "val_auc_kl2": summary["auc_kl2"],
+            "val_recall": summary["recall"],
+            "seconds": round(time.time() - started, 1),
+        }
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        print(json.dumps(record), flush=True)
+        if summary["qwk"] > best["qwk"]:
+            best = {"qwk": summary["qwk"], "epoch": epoch + 1}
+            best_state = copy.deepcopy(ema.state_dict())
+
+    ema.load_state_dict(best_state)
+    logits = predict_logits(ema, val_x, cfg)
+    uncalibrated = summarise(torch.softmax(logits, 1).numpy(), val_y.numpy())
+    temperature = fit_temperature(logits, val_y)
+    calibrated = summarise(torch.softmax(logits / temperature, 1).numpy(), val_y.numpy())
+
+    torch.save(ema.state_dict(), out / "model.pt")
+    export_onnx(ema, temperature, cfg, out / "model.onnx")
+    onnx_sha = hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
+    manifest = {
+        "name": cfg["modelName"],
+        "version": cfg["modelVersion"],
+        "file": "model.onnx",
+        "sha256": onnx_sha,
+        "input": {"name": "image", "channels": 1, **cfg["input"]},
+        "outputs": {"probabilities": "probabilities", "logits": "logits", "cam": "cam"},
+        "grades": [0, 1, 2, 3, 4],
+        "temperature": temperature,
+        "smoke": args.smoke,
+    }
+    (out / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    metrics = {
+        "model": f"{cfg['modelName']}@{cfg['modelVersion']}",
+        "split": "val",
+        "selectedEpoch": best.get("epoch"),
+        "epochs": epochs,
+        "temperature": temperature,
+        **calibrated,
+        "ece_uncalibrated": uncalibrated["ece"],
+        "trainingSeconds": round(time.time() - started, 1),
+        "torch": torch.__version__,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    log.close()
+    print(json.dumps({k: metrics[k] for k in ("accuracy", "qwk", "auc_kl2", "mae", "ece")}))
+    if not args.smoke:
+        # metrics.json with the reliability table and card.md, from the saved weights.
+        subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("report.py")), "--out", str(out), "--config", args.config],
+            check=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
