@@ -1,0 +1,46 @@
+/**
+ * The data elements this package reads, keyed as dcmjs keys its data set dictionaries
+ * (eight upper-case hex digits, group then element). Names follow PS3.6.
+ */
+export const Tag = {
+  SpecificCharacterSet: '00080005',
+  SOPClassUID: '00080016',
+  SOPInstanceUID: '00080018',
+  Modality: '00080060',
+  BodyPartExamined: '00180015',
+  ImagerPixelSpacing: '00181164',
+  ViewPosition: '00185101',
+  StudyInstanceUID: '0020000D',
+  SeriesInstanceUID: '0020000E',
+  Laterality: '00200060',
+  ImageLaterality: '00200062',
+  FrameAnatomySequence: '00209071',
+  FrameLaterality: '00209072',
+  SamplesPerPixel: '00280002',
+  PhotometricInterpretation: '00280004',
+  PlanarConfiguration: '00280006',
+  NumberOfFrames: '00280008',
+  Rows: '00280010',
+  Columns: '00280011',
+  PixelSpacing: '00280030',
+  BitsAllocated: '00280100',
+  BitsStored: '00280101',
+  HighBit: '00280102',
+  PixelRepresentation: '00280103',
+  WindowCenter: '00281050',
+  WindowWidth: '00281051',
+  RescaleIntercept: '00281052',
+  RescaleSlope: '00281053',
+  VOILUTFunction: '00281056',
+  LUTDescriptor: '00283002',
+  LUTData: '00283006',
+  ModalityLUTSequence: '00283000',
+  VOILUTSequence: '00283010',
+  PixelMeasuresSequence: '00289110',
+  FrameVOILUTSequence: '00289132',
+  PixelValueTransformationSequence: '00289145',
+  SharedFunctionalGroupsSequence: '52009229',
+  PerFrameFunctionalGroupsSequence: '52009230',
+} as const;
+
+export type TagKey = (typeof Tag)[keyof typeof Tag];
