@@ -1,0 +1,128 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { errorMessage, JointspaceError } from '../errors.js';
+import { heatmapPng } from '../grading/heatmap.js';
+import { Grader, type GradeOutcome } from '../grading/grader.js';
+import { loadImageFile } from '../imaging/load.js';
+import type { DecodedImage } from '../imaging/types.js';
+import { createLogger } from '../log.js';
+
+interface GradeCommandOptions {
+  json?: boolean;
+  heatmap?: string;
+}
+
+export interface FileReport {
+  file: string;
+  status: 'graded' | 'refused' | 'error';
+  klGrade?: number;
+  probabilities?: number[];
+  confidence?: number;
+  kneeCheck?: { accepted: boolean; reason: string; score: number };
+  heatmap?: string;
+  error?: { code: string; message: string };
+}
+
+function errorReport(file: string, error: unknown): FileReport {
+  const code = error instanceof JointspaceError ? error.code : 'unexpected';
+  return { file, status: 'error', error: { code, message: errorMessage(error) } };
+}
+
+function outcomeReport(file: string, outcome: GradeOutcome): FileReport {
+  const kneeCheck = {
+    accepted: outcome.kneeCheck.accepted,
+    reason: outcome.kneeCheck.reason,
+    score: outcome.kneeCheck.score,
+  };
+  if (outcome.status === 'refused') return { file, status: 'refused', kneeCheck };
+  return {
+    file,
+    status: 'graded',
+    klGrade: outcome.klGrade,
+    probabilities: outcome.probabilities,
+    confidence: outcome.confidence,
+    kneeCheck,
+  };
+}
+
+async function writeHeatmap(
+  dir: string,
+  file: string,
+  decoded: DecodedImage,
+  outcome: GradeOutcome,
+): Promise<string | undefined> {
+  if (outcome.status !== 'graded') return undefined;
+  const target = join(dir, `${basename(file, extname(file))}.heatmap.png`);
+  await writeFile(target, await heatmapPng(decoded.image, outcome.cam, outcome.klGrade));
+  return target;
+}
+
+function formatReport(report: FileReport): string {
+  switch (report.status) {
+    case 'graded': {
+      const probabilities = (report.probabilities ?? []).map((p) => p.toFixed(3)).join(' ');
+      const heatmap = report.heatmap === undefined ? '' : `  heat map: ${report.heatmap}`;
+      return `${report.file}: KL ${report.klGrade ?? '?'}  confidence ${(report.confidence ?? 0).toFixed(2)}  P(KL0..4) ${probabilities}  knee check: ${report.kneeCheck?.reason ?? ''}${heatmap}`;
+    }
+    case 'refused':
+      return `${report.file}: refused. ${report.kneeCheck?.reason ?? ''}`;
+    case 'error':
+      return `${report.file}: error (${report.error?.code ?? ''}): ${report.error?.message ?? ''}`;
+  }
+}
+
+/** `jointspace grade`: every file gets a line (or JSON entry); exit 1 if any was not graded. */
+export async function runGrade(files: string[], options: GradeCommandOptions): Promise<number> {
+  const logger = createLogger({ command: 'grade' });
+  const grader = await Grader.create({ logger });
+  if (options.heatmap !== undefined) await mkdir(options.heatmap, { recursive: true });
+  const reports: FileReport[] = [];
+
+  try {
+    for (let start = 0; start < files.length; start += grader.batchSize) {
+      const chunk = files.slice(start, start + grader.batchSize);
+      const loaded = await Promise.all(
+        chunk.map(async (file) => {
+          try {
+            return { file, decoded: await loadImageFile(file) };
+          } catch (error) {
+            return { file, error };
+          }
+        }),
+      );
+      const decodedFiles = loaded.filter(
+        (entry): entry is { file: string; decoded: DecodedImage } => 'decoded' in entry,
+      );
+      const outcomes = await grader.grade(decodedFiles.map((entry) => entry.decoded));
+      const byFile = new Map<string, FileReport>();
+      for (const [i, entry] of decodedFiles.entries()) {
+        const outcome = outcomes[i];
+        if (outcome === undefined) continue;
+        const report = outcomeReport(entry.file, outcome);
+        if (options.heatmap !== undefined) {
+          report.heatmap = await writeHeatmap(options.heatmap, entry.file, entry.decoded, outcome);
+        }
+        byFile.set(entry.file, report);
+      }
+      for (const entry of loaded) {
+        const report =
+          byFile.get(entry.file) ??
+          errorReport(entry.file, 'error' in entry ? entry.error : undefined);
+        if (report.status === 'error') {
+          logger.warn('grade.file-failed', { file: entry.file, code: report.error?.code });
+        }
+        reports.push(report);
+        if (options.json !== true) process.stdout.write(formatReport(report) + '\n');
+      }
+    }
+  } finally {
+    await grader.close();
+  }
+
+  if (options.json === true) {
+    process.stdout.write(
+      JSON.stringify({ model: grader.model.id, results: reports }, null, 2) + '\n',
+    );
+  }
+  return reports.every((report) => report.status === 'graded') ? 0 : 1;
+}

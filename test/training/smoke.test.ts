@@ -1,0 +1,43 @@
+/**
+ * The training code runs end to end on a handful of images: one optimiser
+ * step, calibration, ONNX export, manifest. Not a training run.
+ */
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KneeModel } from '../../src/grading/model.js';
+import { repoRoot, systemPython } from '../helpers/paths.js';
+
+const run = promisify(execFile);
+
+test('train.py --smoke writes a loadable model, manifest, metrics and log', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'jointspace-train-'));
+  t.teardown(() => rm(out, { recursive: true, force: true }));
+
+  await run(systemPython, [join(repoRoot, 'models/training/train.py'), '--smoke', '--out', out], {
+    cwd: repoRoot,
+    timeout: 300_000,
+  });
+
+  const manifest = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')) as {
+    smoke: boolean;
+    sha256: string;
+  };
+  t.true(manifest.smoke);
+  const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as {
+    confusion: number[][];
+  };
+  t.is(metrics.confusion.length, 5);
+  const log = (await readFile(join(out, 'training-log.jsonl'), 'utf8')).trim().split('\n');
+  t.is(log.length, 1);
+
+  const model = await KneeModel.load({ directory: out, threads: 1 });
+  t.teardown(() => model.release());
+  const [output] = await model.run([new Float32Array(224 * 224)]);
+  const sum = (output?.probabilities ?? []).reduce((a, b) => a + b, 0);
+  t.true(Math.abs(sum - 1) < 1e-5);
+  t.is(output?.cam.data.length, 5 * (output?.cam.width ?? 0) * (output?.cam.height ?? 0));
+});
