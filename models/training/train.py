@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--config", default=str(ROOT / "models/training/config.json"))
     parser.add_argument("--out", default=str(ROOT / "models/knee-kl"))
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--limit", type=int, help="use at most this many train images (experiments)")
     args = parser.parse_args()
 
     cfg = json.loads(Path(args.config).read_text())
@@ -105,7 +106,7 @@ def main() -> None:
     size = cfg["input"]["size"]
     limit = 40 if args.smoke else None
 
-    train_x, train_y, _ = load_split(str(ROOT / cfg["data"]["train"]), size, limit)
+    train_x, train_y, _ = load_split(str(ROOT / cfg["data"]["train"]), size, limit or args.limit)
     val_x, val_y, _ = load_split(str(ROOT / cfg["data"]["val"]), size, limit)
     epochs = 1 if args.smoke else tcfg["epochs"]
     steps_per_epoch = 1 if args.smoke else len(train_x) // tcfg["batchSize"]
@@ -149,6 +150,8 @@ def main() -> None:
             update_ema(ema, net, 0.0 if args.smoke else tcfg["emaDecay"])
             running += loss.item()
             step += 1
+            if step % 50 == 0:
+                print(json.dumps({"step": step, "loss": round(loss.item(), 4)}), flush=True)
 
         logits = predict_logits(ema, val_x, cfg)
         summary = summarise(torch.softmax(logits, 1).numpy(), val_y.numpy())
