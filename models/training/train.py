@@ -147,7 +147,9 @@ def main() -> None:
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            update_ema(ema, net, 0.0 if args.smoke else tcfg["emaDecay"])
+            # The average starts short and lengthens, so early epochs are not dominated by the random init.
+            decay = 0.0 if args.smoke else min(tcfg["emaDecay"], (1 + step) / (10 + step))
+            update_ema(ema, net, decay)
             running += loss.item()
             step += 1
             if step % 50 == 0:
