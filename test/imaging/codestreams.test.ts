@@ -6,7 +6,6 @@ import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { JointspaceError } from '../../src/errors.js';
 import { readDicomModality } from '../../src/imaging/dicom.js';
 import { locateDataset } from '../../src/imaging/dicom-file.js';
 import { isSequenceTag } from '../../src/imaging/dicom-parse.js';
@@ -14,6 +13,7 @@ import { scanDataset } from '../../src/imaging/dicom-scan.js';
 import { loadImage } from '../../src/imaging/load.js';
 import { imageElements, writeDicom } from './dicom-writer.js';
 import { samplesDir } from './reference.js';
+import { errorOf } from '../helpers/errors.js';
 
 const J2K_LOSSLESS = '1.2.840.10008.1.2.4.90';
 const JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
@@ -44,16 +44,6 @@ async function codestreamOf(file: string): Promise<Uint8Array> {
     at += part.length;
   }
   return joined;
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<JointspaceError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof JointspaceError) return error;
-    throw error;
-  }
-  throw new Error('expected a JointspaceError');
 }
 
 const leg = {

@@ -6,9 +6,9 @@ import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { JointspaceError } from '../../src/errors.js';
 import { detectFormat, loadImage, loadImageFile } from '../../src/imaging/load.js';
 import { samplesDir, withTempDir } from './reference.js';
+import { errorOf } from '../helpers/errors.js';
 
 const WIDTH = 64;
 const HEIGHT = 48;
@@ -34,16 +34,6 @@ function testCard(): Buffer {
 }
 
 const raw = { raw: { width: WIDTH, height: HEIGHT, channels: 3 as const } };
-
-async function errorOf(promise: Promise<unknown>): Promise<JointspaceError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof JointspaceError) return error;
-    throw error;
-  }
-  throw new Error('expected a JointspaceError');
-}
 
 test('PNG: RGB becomes Rec. 601 luma, gray stays gray', async (t) => {
   const png = await sharp(testCard(), raw).png().toBuffer();

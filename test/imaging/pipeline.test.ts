@@ -3,21 +3,12 @@
  * (PS3.3 C.11.1), VOI (C.11.2), polarity, and the header checks and limits.
  */
 import test from 'ava';
-import { JointspaceError, type ErrorCode } from '../../src/errors.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { decodeDicom, readDicomModality } from '../../src/imaging/dicom.js';
 import { loadImage } from '../../src/imaging/load.js';
 import { imageElements, pixelData, words, writeDicom, type Element } from './dicom-writer.js';
 import { encodeRle } from './rle-encoder.js';
-
-async function errorOf(promise: Promise<unknown>): Promise<JointspaceError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof JointspaceError) return error;
-    throw error;
-  }
-  throw new Error('expected a JointspaceError');
-}
+import { errorOf } from '../helpers/errors.js';
 
 /** A one-row 16-bit image holding `values`, with extra header elements. */
 function row(
