@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import preprocess  # noqa: E402
-from model import KneeKLExport, KneeKLNet  # noqa: E402
+from model import KneeKLExport, build_net  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +97,7 @@ def main() -> None:
     spec = manifest["input"]
 
     started = time.perf_counter()
-    net = KneeKLNet(cfg["network"]["widths"], cfg["network"]["blocks"])
+    net = build_net(cfg)
     net.load_state_dict(torch.load(model_dir / "model.pt", map_location="cpu"))
     graph = KneeKLExport(net.eval(), manifest["temperature"]).eval()
     load_ms = (time.perf_counter() - started) * 1000

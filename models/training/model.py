@@ -1,9 +1,16 @@
 """Compact residual network for Kellgren-Lawrence grading of knee crops.
 
-The network ends in global average pooling and one linear layer, so the class
-activation map (Zhou et al. 2016) of every grade is the linear layer applied to
-each position of the last feature map. `KneeKLExport` returns it next to the
-probabilities, from the same forward pass.
+The head is linear in the last feature map, so each grade's logit is a sum of
+contributions from the positions of that map, and the map of those
+contributions is the class activation map (Zhou et al. 2016):
+
+- head "gap": global average pooling and one linear layer (plain CAM);
+- head "spatial": one linear layer over the whole flattened map, so a weight
+  may depend on where a feature is (the joint line sits in the middle of the
+  crop); the contribution map is exact, the bias aside.
+
+`KneeKLExport` returns the maps next to the probabilities, from the same
+forward pass.
 """
 
 import torch
@@ -33,8 +40,16 @@ class BasicBlock(nn.Module):
 class KneeKLNet(nn.Module):
     """Grayscale 1xHxW in, five KL logits out."""
 
-    def __init__(self, widths: list[int], blocks: list[int], classes: int = 5):
+    def __init__(
+        self,
+        widths: list[int],
+        blocks: list[int],
+        classes: int = 5,
+        head: str = "gap",
+        input_size: int = 224,
+    ):
         super().__init__()
+        self.head = head
         self.stem = nn.Sequential(
             nn.Conv2d(1, widths[0], 5, 2, 2, bias=False),
             nn.BatchNorm2d(widths[0]),
@@ -50,14 +65,27 @@ class KneeKLNet(nn.Module):
                 channels = width
         self.features = nn.Sequential(*layers)
         self.dropout = nn.Dropout(0.2)
-        self.classifier = nn.Linear(channels, classes)
+        with torch.no_grad():
+            self.map_shape = tuple(self.feature_map(torch.zeros(1, 1, input_size, input_size)).shape[1:])
+        channels, height, width = self.map_shape
+        inputs = channels if head == "gap" else channels * height * width
+        self.classifier = nn.Linear(inputs, classes)
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(self.stem(x))
 
+    def head_input(self, fmap: torch.Tensor) -> torch.Tensor:
+        return fmap.mean(dim=(2, 3)) if self.head == "gap" else fmap.flatten(1)
+
+    def contributions(self, fmap: torch.Tensor) -> torch.Tensor:
+        """Per-grade, per-position share of the logits: (N, classes, H, W)."""
+        weight = self.classifier.weight
+        if self.head == "gap":
+            return torch.einsum("kc,nchw->nkhw", weight, fmap)
+        return torch.einsum("kchw,nchw->nkhw", weight.view(-1, *self.map_shape), fmap)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = self.feature_map(x).mean(dim=(2, 3))
-        return self.classifier(self.dropout(pooled))
+        return self.classifier(self.dropout(self.head_input(self.feature_map(x))))
 
 
 class KneeKLExport(nn.Module):
@@ -70,8 +98,17 @@ class KneeKLExport(nn.Module):
 
     def forward(self, x: torch.Tensor):
         fmap = self.net.feature_map(x)
-        logits = self.net.classifier(fmap.mean(dim=(2, 3)))
+        logits = self.net.classifier(self.net.head_input(fmap))
         probabilities = torch.softmax(logits * self.inv_temperature, dim=1)
-        weight = self.net.classifier.weight
-        cam = torch.einsum("kc,nchw->nkhw", weight, fmap)
-        return probabilities, logits, cam
+        return probabilities, logits, self.net.contributions(fmap)
+
+
+def build_net(cfg: dict) -> KneeKLNet:
+    """The network described by a training config (models/training/config.json)."""
+    network = cfg["network"]
+    return KneeKLNet(
+        network["widths"],
+        network["blocks"],
+        head=network.get("head", "gap"),
+        input_size=cfg["input"]["size"],
+    )

@@ -16,7 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import preprocess  # noqa: E402
-from model import KneeKLExport, KneeKLNet  # noqa: E402
+from model import KneeKLExport, build_net  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg = json.loads(Path(args.config).read_text())
     manifest = json.loads((Path(args.model_dir) / "model.json").read_text())
-    net = KneeKLNet(cfg["network"]["widths"], cfg["network"]["blocks"])
+    net = build_net(cfg)
     net.load_state_dict(torch.load(Path(args.model_dir) / "model.pt", map_location="cpu"))
     graph = KneeKLExport(net.eval(), manifest["temperature"]).eval()
     spec = manifest["input"]

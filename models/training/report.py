@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import load_split, normalise  # noqa: E402
 from metrics import summarise  # noqa: E402
-from model import KneeKLNet  # noqa: E402
+from model import build_net  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -70,7 +70,7 @@ def main() -> None:
     cfg = json.loads(Path(args.config).read_text())
     manifest = json.loads((out / "model.json").read_text())
     previous = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
-    net = KneeKLNet(cfg["network"]["widths"], cfg["network"]["blocks"])
+    net = build_net(cfg)
     net.load_state_dict(torch.load(out / "model.pt", map_location="cpu"))
     logits, labels = val_logits(net, cfg)
     bins = cfg["calibration"]["bins"]
@@ -108,6 +108,8 @@ def main() -> None:
         "selected_epoch": str(metrics["selectedEpoch"]),
         "training_minutes": f"{(metrics['trainingSeconds'] or 0) / 60:.0f}",
         "config": json.dumps(cfg, indent=2),
+        "input_size": str(cfg["input"]["size"]),
+        "map_size": " x ".join(str(n) for n in net.map_shape[1:]),
         **tables(metrics),
     }
     template = Template((HERE / "card-template.md").read_text())

@@ -28,7 +28,7 @@ from augment import augment_batch  # noqa: E402
 from data import load_split, normalise  # noqa: E402
 from export import export_onnx  # noqa: E402
 from metrics import summarise  # noqa: E402
-from model import KneeKLNet  # noqa: E402
+from model import build_net  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,7 +112,7 @@ def main() -> None:
     steps_per_epoch = 1 if args.smoke else len(train_x) // tcfg["batchSize"]
     total_steps = epochs * steps_per_epoch
 
-    net = KneeKLNet(cfg["network"]["widths"], cfg["network"]["blocks"])
+    net = build_net(cfg)
     ema = copy.deepcopy(net)
     weights = class_weights(train_y, tcfg["classWeightPower"])
     optimiser = torch.optim.AdamW(
