@@ -14,7 +14,10 @@ export type ErrorCode =
   | 'limit-exceeded'
   | 'not-a-knee-radiograph'
   | 'model-unavailable'
-  | 'invalid-argument';
+  | 'invalid-argument'
+  | 'pacs-unavailable'
+  | 'pacs-rejected'
+  | 'pacs-invalid-response';
 
 export class JointspaceError extends Error {
   readonly code: ErrorCode;
