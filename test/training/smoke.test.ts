@@ -36,7 +36,8 @@ test('train.py --smoke writes a loadable model, manifest, metrics and log', asyn
 
   const model = await KneeModel.load({ directory: out, threads: 1 });
   t.teardown(() => model.release());
-  const [output] = await model.run([new Float32Array(224 * 224)]);
+  const size = model.manifest.input.size;
+  const [output] = await model.run([new Float32Array(size * size)]);
   const sum = (output?.probabilities ?? []).reduce((a, b) => a + b, 0);
   t.true(Math.abs(sum - 1) < 1e-5);
   t.is(output?.cam.data.length, 5 * (output?.cam.width ?? 0) * (output?.cam.height ?? 0));
