@@ -1,0 +1,433 @@
+/**
+ * The records the pipeline keeps: a small typed API over the tables of `entities.ts`.
+ *
+ * Writes are idempotent where a retried job repeats them: studies by Study Instance UID,
+ * images by SOP Instance UID, results by (image, model, knee), job history by (job, attempt).
+ * A violated CHECK or foreign key becomes a `JointspaceError` naming the constraint.
+ */
+import { createHmac } from 'node:crypto';
+import { QueryFailedError, type DataSource, type EntityManager } from 'typeorm';
+import { JointspaceError } from '../errors.js';
+import {
+  AuditEntrySchema,
+  ImageSchema,
+  JobRecordSchema,
+  ProblemSchema,
+  ResultSchema,
+  StudySchema,
+  type AuditAction,
+  type AuditEntry,
+  type AuditObjectKind,
+  type Image,
+  type ImageLaterality,
+  type ImageStatus,
+  type JobOutcome,
+  type JobRecord,
+  type KneeCheckVerdict,
+  type KneeLaterality,
+  type Problem,
+  type ProblemKind,
+  type ResultTimings,
+  type Study,
+  type StudyStatus,
+} from './entities.js';
+
+/**
+ * The key that links a patient's studies without storing who the patient is: HMAC-SHA256 of
+ * the Issuer of Patient ID (0010,0021) and Patient ID (0010,0020) under a site secret.
+ * Without the secret the key cannot be turned back into the identifier by trying candidates.
+ */
+export function derivePatientKey(secret: string, issuer: string, patientId: string): string {
+  if (secret.length < 16) {
+    throw new JointspaceError('invalid-argument', 'patient key secret: at least 16 characters');
+  }
+  // A separator that cannot occur in either value keeps ("a", "bc") apart from ("ab", "c").
+  return createHmac('sha256', secret).update(`${issuer}\u0000${patientId}`).digest('hex');
+}
+
+export interface ImageInput {
+  studyInstanceUid: string;
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+  laterality?: ImageLaterality;
+  view?: string;
+  kneeCheck?: { verdict: KneeCheckVerdict; reason: string; score: number };
+  status?: ImageStatus;
+}
+
+export interface ResultInput {
+  sopInstanceUid: string;
+  laterality: KneeLaterality;
+  klGrade: number;
+  probabilities: number[];
+  confidence: number;
+  modelId: string;
+  timings?: ResultTimings;
+}
+
+export interface JobInput {
+  jobId: string;
+  studyInstanceUid: string;
+  kind: string;
+  attempt: number;
+  outcome: JobOutcome;
+  error?: { code: string; message: string };
+  workerId: string;
+  startedAt: Date;
+  finishedAt?: Date;
+}
+
+export interface ProblemInput {
+  studyInstanceUid: string;
+  /** Absent for a problem with the whole study. */
+  sopInstanceUid?: string;
+  kind: ProblemKind;
+  code: string;
+  /** Safe to show: never patient data. */
+  reason: string;
+  permanent: boolean;
+}
+
+export interface AuditInput {
+  studyInstanceUid: string;
+  objectKind: AuditObjectKind;
+  objectId: string;
+  /** Where it was written; user name, password, query and fragment are removed. */
+  destination: string;
+  action: AuditAction;
+}
+
+export interface KneeReport {
+  laterality: KneeLaterality;
+  klGrade: number;
+  probabilities: number[];
+  confidence: number;
+  modelId: string;
+}
+
+export interface RefusalReport {
+  /** Null for a refusal of the whole study. */
+  sopInstanceUid: string | null;
+  reason: string;
+}
+
+/** What `GET /api/studies/{uid}` answers. */
+export interface StudyReport {
+  status: StudyStatus;
+  knees: KneeReport[];
+  refusals: RefusalReport[];
+}
+
+export interface ProblemRecord extends Omit<Problem, 'studyId' | 'imageId'> {
+  sopInstanceUid: string | null;
+}
+
+/** PostgreSQL SQLSTATEs turned into an `invalid-argument` error. */
+const CONSTRAINT_VIOLATIONS = new Set(['23502', '23503', '23514']);
+
+export class Store {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Creates the study, or sets its patient key when one is given; returns its row. */
+  async upsertStudy(studyInstanceUid: string, patientKey?: string): Promise<Study> {
+    const insert = this.dataSource
+      .createQueryBuilder()
+      .insert()
+      .into(StudySchema)
+      .values({ studyInstanceUid, patientKey: patientKey ?? null });
+    const upsert =
+      patientKey === undefined
+        ? insert.orIgnore()
+        : insert.orUpdate(['patient_key', 'updated_at'], ['study_instance_uid']);
+    await guard(() => upsert.execute());
+    return this.study(studyInstanceUid);
+  }
+
+  async setStudyStatus(studyInstanceUid: string, status: StudyStatus): Promise<void> {
+    const result = await guard(() =>
+      this.dataSource.getRepository(StudySchema).update({ studyInstanceUid }, { status }),
+    );
+    if (result.affected === 0) throw unknownStudy(studyInstanceUid);
+  }
+
+  /** Records an image of a known study, or updates it by SOP Instance UID; returns its row. */
+  async recordImage(input: ImageInput): Promise<Image> {
+    const study = await this.study(input.studyInstanceUid);
+    const row = {
+      studyId: study.id,
+      sopInstanceUid: input.sopInstanceUid,
+      seriesInstanceUid: input.seriesInstanceUid,
+      laterality: input.laterality ?? null,
+      view: input.view ?? null,
+      kneeCheckVerdict: input.kneeCheck?.verdict ?? null,
+      kneeCheckReason: input.kneeCheck?.reason ?? null,
+      kneeCheckScore: input.kneeCheck?.score ?? null,
+      status: input.status ?? 'received',
+    };
+    const changing = Object.keys(row).filter((key) => key !== 'sopInstanceUid');
+    const columns = changing.map((key) => column(ImageSchema.options.columns, key));
+
+    await guard(() =>
+      this.dataSource
+        .createQueryBuilder()
+        .insert()
+        .into(ImageSchema)
+        .values(row)
+        .orUpdate([...columns, 'updated_at'], ['sop_instance_uid'])
+        .execute(),
+    );
+    return this.image(input.sopInstanceUid);
+  }
+
+  /** Saves a knee's grade; a second save for the same image, model and knee replaces it. */
+  async saveResult(input: ResultInput): Promise<void> {
+    const image = await this.image(input.sopInstanceUid);
+    await guard(() =>
+      this.dataSource
+        .createQueryBuilder()
+        .insert()
+        .into(ResultSchema)
+        .values({
+          imageId: image.id,
+          laterality: input.laterality,
+          klGrade: input.klGrade,
+          probabilities: input.probabilities,
+          confidence: input.confidence,
+          modelId: input.modelId,
+          timings: input.timings ?? {},
+        })
+        .orUpdate(
+          ['kl_grade', 'probabilities', 'confidence', 'timings', 'created_at'],
+          ['image_id', 'model_id', 'laterality'],
+        )
+        .execute(),
+    );
+  }
+
+  /** Records one attempt of a job; recording the same attempt again updates it. */
+  async recordJob(input: JobInput): Promise<void> {
+    await guard(() =>
+      this.dataSource
+        .createQueryBuilder()
+        .insert()
+        .into(JobRecordSchema)
+        .values({
+          jobId: input.jobId,
+          studyInstanceUid: input.studyInstanceUid,
+          kind: input.kind,
+          attempt: input.attempt,
+          outcome: input.outcome,
+          errorCode: input.error?.code ?? null,
+          errorMessage: input.error?.message ?? null,
+          workerId: input.workerId,
+          startedAt: input.startedAt,
+          finishedAt: input.finishedAt ?? null,
+        })
+        .orUpdate(
+          ['outcome', 'error_code', 'error_message', 'worker_id', 'started_at', 'finished_at'],
+          ['job_id', 'attempt'],
+        )
+        .execute(),
+    );
+  }
+
+  /** The attempts recorded for a study, oldest first. */
+  async listJobs(studyInstanceUid: string): Promise<JobRecord[]> {
+    return this.dataSource
+      .getRepository(JobRecordSchema)
+      .find({ where: { studyInstanceUid }, order: { startedAt: 'ASC', attempt: 'ASC' } });
+  }
+
+  async recordProblem(input: ProblemInput): Promise<void> {
+    const study = await this.study(input.studyInstanceUid);
+    const image =
+      input.sopInstanceUid === undefined ? undefined : await this.image(input.sopInstanceUid);
+    await guard(() =>
+      this.dataSource.getRepository(ProblemSchema).insert({
+        studyId: study.id,
+        imageId: image?.id ?? null,
+        scope: image === undefined ? 'study' : 'image',
+        kind: input.kind,
+        code: input.code,
+        reason: input.reason,
+        permanent: input.permanent,
+      }),
+    );
+  }
+
+  /** The problems recorded for a study, oldest first. */
+  async listProblems(studyInstanceUid: string): Promise<ProblemRecord[]> {
+    const rows: ProblemRow[] = await this.dataSource.query(
+      `SELECT p.id, p.scope, p.kind, p.code, p.reason, p.permanent, p.created_at,
+              i.sop_instance_uid
+         FROM problems p
+         JOIN studies s ON s.id = p.study_id
+         LEFT JOIN images i ON i.id = p.image_id
+        WHERE s.study_instance_uid = $1
+        ORDER BY p.created_at, p.id`,
+      [studyInstanceUid],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      sopInstanceUid: row.sop_instance_uid,
+      scope: row.scope,
+      kind: row.kind,
+      code: row.code,
+      reason: row.reason,
+      permanent: row.permanent,
+      createdAt: row.created_at,
+    }));
+  }
+
+  /** Records that an object was written, and where (credentials are never stored). */
+  async recordAudit(input: AuditInput): Promise<void> {
+    const study = await this.study(input.studyInstanceUid);
+    await guard(() =>
+      this.dataSource.getRepository(AuditEntrySchema).insert({
+        studyId: study.id,
+        objectKind: input.objectKind,
+        objectId: input.objectId,
+        destination: withoutCredentials(input.destination),
+        action: input.action,
+      }),
+    );
+  }
+
+  /** The objects written for a study, oldest first. */
+  async listAudit(studyInstanceUid: string): Promise<AuditEntry[]> {
+    const study = await this.study(studyInstanceUid);
+    return this.dataSource
+      .getRepository(AuditEntrySchema)
+      .find({ where: { studyId: study.id }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  /**
+   * The study's status, the latest result for each knee, and its refusals; undefined when the
+   * study is unknown. When several images or models graded the same knee, the newest wins.
+   */
+  async getStudyReport(studyInstanceUid: string): Promise<StudyReport | undefined> {
+    const study = await this.dataSource.getRepository(StudySchema).findOneBy({ studyInstanceUid });
+    if (study === null) return undefined;
+
+    return this.dataSource.transaction('REPEATABLE READ', async (manager) => ({
+      status: study.status,
+      knees: await knees(manager, study.id),
+      refusals: await refusals(manager, study.id),
+    }));
+  }
+
+  private async study(studyInstanceUid: string): Promise<Study> {
+    const study = await this.dataSource.getRepository(StudySchema).findOneBy({ studyInstanceUid });
+    if (study === null) throw unknownStudy(studyInstanceUid);
+    return study;
+  }
+
+  private async image(sopInstanceUid: string): Promise<Image> {
+    const image = await this.dataSource.getRepository(ImageSchema).findOneBy({ sopInstanceUid });
+    if (image === null) {
+      throw new JointspaceError(
+        'invalid-argument',
+        `no image with SOP Instance UID ${sopInstanceUid}`,
+      );
+    }
+    return image;
+  }
+}
+
+interface ProblemRow {
+  id: string;
+  scope: Problem['scope'];
+  kind: ProblemKind;
+  code: string;
+  reason: string;
+  permanent: boolean;
+  created_at: Date;
+  sop_instance_uid: string | null;
+}
+
+interface KneeRow {
+  laterality: KneeLaterality;
+  kl_grade: number;
+  probabilities: number[];
+  confidence: number;
+  model_id: string;
+}
+
+async function knees(manager: EntityManager, studyId: string): Promise<KneeReport[]> {
+  const rows: KneeRow[] = await manager.query(
+    `SELECT DISTINCT ON (r.laterality)
+            r.laterality, r.kl_grade, r.probabilities, r.confidence, r.model_id
+       FROM results r
+       JOIN images i ON i.id = r.image_id
+      WHERE i.study_id = $1
+      ORDER BY r.laterality, r.created_at DESC, r.id`,
+    [studyId],
+  );
+  return rows.map((row) => ({
+    laterality: row.laterality,
+    klGrade: row.kl_grade,
+    probabilities: row.probabilities,
+    confidence: row.confidence,
+    modelId: row.model_id,
+  }));
+}
+
+async function refusals(manager: EntityManager, studyId: string): Promise<RefusalReport[]> {
+  const rows: { sop_instance_uid: string | null; reason: string }[] = await manager.query(
+    `SELECT i.sop_instance_uid, p.reason
+       FROM problems p
+       LEFT JOIN images i ON i.id = p.image_id
+      WHERE p.study_id = $1 AND p.kind = 'refusal'
+      ORDER BY p.created_at, p.id`,
+    [studyId],
+  );
+  return rows.map((row) => ({ sopInstanceUid: row.sop_instance_uid, reason: row.reason }));
+}
+
+/** The database column of an entity property (`studyId` → `study_id`). */
+function column(columns: Record<string, unknown>, property: string): string {
+  const options = columns[property] as { name?: string } | undefined;
+  return options?.name ?? property;
+}
+
+/** `url` without user name, password, query or fragment; a non-URL is refused. */
+export function withoutCredentials(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new JointspaceError('invalid-argument', 'audit destination: an absolute URL expected', {
+      cause: error,
+    });
+  }
+  parsed.username = '';
+  parsed.password = '';
+  parsed.search = '';
+  parsed.hash = '';
+  return parsed.toString();
+}
+
+function unknownStudy(studyInstanceUid: string): JointspaceError {
+  return new JointspaceError(
+    'invalid-argument',
+    `no study with Study Instance UID ${studyInstanceUid}`,
+  );
+}
+
+/** Runs a write; a violated constraint becomes an error naming it, others pass unchanged. */
+async function guard<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!(error instanceof QueryFailedError)) throw error;
+    const driver = error.driverError as { code?: unknown; constraint?: unknown; column?: unknown };
+    if (typeof driver.code !== 'string' || !CONSTRAINT_VIOLATIONS.has(driver.code)) throw error;
+    const what =
+      typeof driver.constraint === 'string'
+        ? `constraint ${driver.constraint}`
+        : `column ${String(driver.column)}`;
+    throw new JointspaceError('invalid-argument', `rejected by the database: ${what} violated`, {
+      cause: error,
+    });
+  }
+}
