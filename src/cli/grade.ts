@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { errorMessage, JointspaceError } from '../errors.js';
 import { heatmapPng } from '../grading/heatmap.js';
-import { Grader, type GradeOutcome } from '../grading/grader.js';
+import { Grader, type GradedImage, type GradeOutcome } from '../grading/grader.js';
 import { loadImageFile } from '../imaging/load.js';
 import type { DecodedImage } from '../imaging/types.js';
 import { createLogger } from '../log.js';
@@ -45,14 +45,20 @@ function outcomeReport(file: string, outcome: GradeOutcome): FileReport {
   };
 }
 
+/** `<name>.heatmap.png`, or `<name>-2.heatmap.png`, … when files in other folders share a name. */
+function heatmapPath(dir: string, file: string, used: Set<string>): string {
+  const stem = basename(file, extname(file));
+  let target = join(dir, `${stem}.heatmap.png`);
+  for (let n = 2; used.has(target); n++) target = join(dir, `${stem}-${n}.heatmap.png`);
+  used.add(target);
+  return target;
+}
+
 async function writeHeatmap(
-  dir: string,
-  file: string,
+  target: string,
   decoded: DecodedImage,
-  outcome: GradeOutcome,
-): Promise<string | undefined> {
-  if (outcome.status !== 'graded') return undefined;
-  const target = join(dir, `${basename(file, extname(file))}.heatmap.png`);
+  outcome: GradedImage,
+): Promise<string> {
   await writeFile(target, await heatmapPng(decoded.image, outcome.cam, outcome.klGrade));
   return target;
 }
@@ -77,6 +83,7 @@ export async function runGrade(files: string[], options: GradeCommandOptions): P
   const grader = await Grader.create({ logger });
   if (options.heatmap !== undefined) await mkdir(options.heatmap, { recursive: true });
   const reports: FileReport[] = [];
+  const heatmapsWritten = new Set<string>();
 
   try {
     for (let start = 0; start < files.length; start += grader.batchSize) {
@@ -99,8 +106,9 @@ export async function runGrade(files: string[], options: GradeCommandOptions): P
         const outcome = outcomes[i];
         if (outcome === undefined) continue;
         const report = outcomeReport(entry.file, outcome);
-        if (options.heatmap !== undefined) {
-          report.heatmap = await writeHeatmap(options.heatmap, entry.file, entry.decoded, outcome);
+        if (options.heatmap !== undefined && outcome.status === 'graded') {
+          const target = heatmapPath(options.heatmap, entry.file, heatmapsWritten);
+          report.heatmap = await writeHeatmap(target, entry.decoded, outcome);
         }
         byFile.set(entry.file, report);
       }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -95,4 +95,32 @@ test('an unknown JOINTSPACE_DEVICE is a clear error', async (t) => {
   const result = await runCli(['grade', file ?? ''], { JOINTSPACE_DEVICE: 'tpu' });
   t.is(result.status, 1);
   t.regex(result.stderr, /JOINTSPACE_DEVICE must be "cpu" or "cuda", got "tpu"/);
+});
+
+test('grade: heat maps of files that share a name do not overwrite each other', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'jointspace-grade-names-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const [first, second] = valImages(1).map((entry) => entry.path);
+  await mkdir(join(dir, 'a'));
+  await mkdir(join(dir, 'b'));
+  await copyFile(first ?? '', join(dir, 'a', 'knee.png'));
+  await copyFile(second ?? '', join(dir, 'b', 'knee.png'));
+  const heatmaps = join(dir, 'heatmaps');
+
+  const result = await runCli([
+    'grade',
+    '--json',
+    '--heatmap',
+    heatmaps,
+    join(dir, 'a', 'knee.png'),
+    join(dir, 'b', 'knee.png'),
+  ]);
+
+  t.is(result.status, 0, result.stderr);
+  const output = JSON.parse(result.stdout) as { results: Report[] };
+  t.deepEqual(
+    output.results.map((r) => r.heatmap),
+    [join(heatmaps, 'knee.heatmap.png'), join(heatmaps, 'knee-2.heatmap.png')],
+  );
+  t.deepEqual((await readdir(heatmaps)).sort(), ['knee-2.heatmap.png', 'knee.heatmap.png']);
 });
