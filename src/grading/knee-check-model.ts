@@ -28,15 +28,20 @@ interface SopClassRule {
   reason: string;
 }
 
-/** One reference image with the statistics knee_check.py computed for it (parity tests). */
-export interface KneeCheckSelfTest {
-  file: string;
+/** The pixel statistics of an image, as knee_check.py computes them for its self-test. */
+export interface KneeStatistics {
   polarity: Polarity;
   residual: number;
   mahalanobis: number;
   correlation: number;
   score: number;
+  /** Combined distance turned by 180 degrees / as given; below the model's ratio = upside down. */
   upsideDownRatio: number;
+}
+
+/** One reference image with the statistics knee_check.py computed for it (parity tests). */
+export interface KneeCheckSelfTest extends KneeStatistics {
+  file: string;
 }
 
 export interface KneeCheckModel {

@@ -35,6 +35,7 @@ import type { DecodedImage, GrayImage, ImageMetadata } from '../imaging/types.js
 import type {
   InvertedPolarityPolicy,
   KneeCheckModel,
+  KneeStatistics,
   Limit,
   Polarity,
 } from './knee-check-model.js';
@@ -45,6 +46,7 @@ export {
   type InvertedPolarityPolicy,
   type KneeCheckModel,
   type KneeCheckSelfTest,
+  type KneeStatistics,
   type Polarity,
 } from './knee-check-model.js';
 
@@ -269,17 +271,6 @@ function measure(thumbnail: Float64Array, model: KneeCheckModel): Measurement {
     stats: statistics(values, model),
     upside: statistics(turned(values), model),
   };
-}
-
-/** The pixel statistics of an image, as knee_check.py computes them for its self-test. */
-export interface KneeStatistics {
-  polarity: Polarity;
-  residual: number;
-  mahalanobis: number;
-  correlation: number;
-  score: number;
-  /** Combined distance turned by 180 degrees / as given; below the model's ratio = upside down. */
-  upsideDownRatio: number;
 }
 
 /** Pixel statistics of `image`, or undefined when it is empty or constant. */
