@@ -5,8 +5,8 @@ import { JointspaceError } from '../errors.js';
 import { Grader } from '../grading/grader.js';
 import { summarise, type GradingMetrics, type Prediction } from '../grading/metrics.js';
 import { GRADES } from '../grading/model.js';
-import { loadImageFile } from '../imaging/load.js';
 import { createLogger } from '../log.js';
+import { decodeInBatches, isDecoded } from './decode-batches.js';
 
 const IMAGE_EXTENSIONS = /\.(png|jpe?g|dcm|dicom)$/i;
 
@@ -58,30 +58,22 @@ export async function evaluate(
   let refused = 0;
   const started = performance.now();
 
-  for (let start = 0; start < files.length; start += grader.batchSize) {
-    const chunk = files.slice(start, start + grader.batchSize);
-    const loaded = await Promise.all(
-      chunk.map(async (file) => {
-        try {
-          return { file, decoded: await loadImageFile(file.path) };
-        } catch {
-          failed.push(file.path);
-          return undefined;
-        }
-      }),
-    );
-    const ok = loaded.filter((entry) => entry !== undefined);
+  let done = 0;
+  for await (const batch of decodeInBatches(files, (file) => file.path, grader.batchSize)) {
+    const decoded = batch.filter(isDecoded);
+    for (const entry of batch) if (!isDecoded(entry)) failed.push(entry.item.path);
     const outcomes = await grader.grade(
-      ok.map((entry) => entry.decoded),
+      decoded.map((entry) => entry.decoded),
       { gradeRefused: true },
     );
     outcomes.forEach((outcome, i) => {
-      const entry = ok[i];
+      const entry = decoded[i];
       if (entry === undefined || outcome.status !== 'graded') return;
       if (!outcome.kneeCheck.accepted) refused++;
-      predictions.push({ truth: entry.file.grade, probabilities: outcome.probabilities });
+      predictions.push({ truth: entry.item.grade, probabilities: outcome.probabilities });
     });
-    onProgress(Math.min(files.length, start + chunk.length));
+    done += batch.length;
+    onProgress(done);
   }
 
   const metrics = summarise(predictions);

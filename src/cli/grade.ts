@@ -3,9 +3,9 @@ import { basename, extname, join } from 'node:path';
 import { errorMessage, JointspaceError } from '../errors.js';
 import { heatmapPng } from '../grading/heatmap.js';
 import { Grader, type GradedImage, type GradeOutcome } from '../grading/grader.js';
-import { loadImageFile } from '../imaging/load.js';
 import type { DecodedImage } from '../imaging/types.js';
 import { createLogger } from '../log.js';
+import { decodeInBatches, isDecoded } from './decode-batches.js';
 
 interface GradeCommandOptions {
   json?: boolean;
@@ -86,38 +86,23 @@ export async function runGrade(files: string[], options: GradeCommandOptions): P
   const heatmapsWritten = new Set<string>();
 
   try {
-    for (let start = 0; start < files.length; start += grader.batchSize) {
-      const chunk = files.slice(start, start + grader.batchSize);
-      const loaded = await Promise.all(
-        chunk.map(async (file) => {
-          try {
-            return { file, decoded: await loadImageFile(file) };
-          } catch (error) {
-            return { file, error };
-          }
-        }),
-      );
-      const decodedFiles = loaded.filter(
-        (entry): entry is { file: string; decoded: DecodedImage } => 'decoded' in entry,
-      );
-      const outcomes = await grader.grade(decodedFiles.map((entry) => entry.decoded));
-      const byFile = new Map<string, FileReport>();
-      for (const [i, entry] of decodedFiles.entries()) {
-        const outcome = outcomes[i];
-        if (outcome === undefined) continue;
-        const report = outcomeReport(entry.file, outcome);
-        if (options.heatmap !== undefined && outcome.status === 'graded') {
-          const target = heatmapPath(options.heatmap, entry.file, heatmapsWritten);
+    for await (const batch of decodeInBatches(files, (file) => file, grader.batchSize)) {
+      const decoded = batch.filter(isDecoded);
+      const outcomes = await grader.grade(decoded.map((entry) => entry.decoded));
+      const outcomeOf = new Map(decoded.map((entry, i) => [entry, outcomes[i]]));
+
+      for (const entry of batch) {
+        const outcome = isDecoded(entry) ? outcomeOf.get(entry) : undefined;
+        const report =
+          outcome === undefined
+            ? errorReport(entry.item, 'error' in entry ? entry.error : undefined)
+            : outcomeReport(entry.item, outcome);
+        if (isDecoded(entry) && outcome?.status === 'graded' && options.heatmap !== undefined) {
+          const target = heatmapPath(options.heatmap, entry.item, heatmapsWritten);
           report.heatmap = await writeHeatmap(target, entry.decoded, outcome);
         }
-        byFile.set(entry.file, report);
-      }
-      for (const entry of loaded) {
-        const report =
-          byFile.get(entry.file) ??
-          errorReport(entry.file, 'error' in entry ? entry.error : undefined);
         if (report.status === 'error') {
-          logger.warn('grade.file-failed', { file: entry.file, code: report.error?.code });
+          logger.warn('grade.file-failed', { file: entry.item, code: report.error?.code });
         }
         reports.push(report);
         if (options.json !== true) process.stdout.write(formatReport(report) + '\n');
