@@ -399,7 +399,10 @@ function parseTiming(value: unknown): Timing | undefined {
   return { threads, batch, msPerImage, imagesPerSecond, repeatsMsPerImage };
 }
 
-function parseTorchOutput(stdout: string): TorchResult | undefined {
+/** A JSON object with a `results` array (the shape both bench_torch.py and `grade --json` print). */
+function parseResultsDocument(
+  stdout: string,
+): (Record<string, unknown> & { results: unknown[] }) | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(stdout);
@@ -407,6 +410,12 @@ function parseTorchOutput(stdout: string): TorchResult | undefined {
     return undefined;
   }
   if (!isRecord(parsed) || !Array.isArray(parsed.results)) return undefined;
+  return parsed as Record<string, unknown> & { results: unknown[] };
+}
+
+function parseTorchOutput(stdout: string): TorchResult | undefined {
+  const parsed = parseResultsDocument(stdout);
+  if (parsed === undefined) return undefined;
   const timings = parsed.results.map(parseTiming);
   if (
     typeof parsed.torch !== 'string' ||
@@ -559,13 +568,8 @@ function pollHighWaterMark(pid: number): { stop: () => number } {
 function countStatuses(
   stdout: string,
 ): { graded: number; refused: number; errors: number; firstError?: string } | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(stdout);
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(parsed) || !Array.isArray(parsed.results)) return undefined;
+  const parsed = parseResultsDocument(stdout);
+  if (parsed === undefined) return undefined;
   const counts = { graded: 0, refused: 0, errors: 0, firstError: undefined as string | undefined };
   for (const result of parsed.results) {
     if (!isRecord(result)) continue;
