@@ -70,6 +70,19 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float(log_t.exp().item())
 
 
+def ordinal_cost(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Expected squared grade error under the predicted distribution, class weighted.
+
+    Quadratic weighted kappa penalises a miss by the square of its distance;
+    cross-entropy alone treats calling a KL0 knee KL4 like calling it KL1.
+    """
+    grades = torch.arange(logits.shape[1], dtype=logits.dtype)
+    distance = (grades.view(1, -1) - labels.view(-1, 1).to(logits.dtype)) ** 2
+    cost = (torch.softmax(logits, dim=1) * distance).sum(dim=1)
+    sample_weights = weights[labels]
+    return (cost * sample_weights).sum() / sample_weights.sum()
+
+
 def update_ema(ema, net, decay: float) -> None:
     with torch.no_grad():
         for e, p in zip(ema.state_dict().values(), net.state_dict().values()):
@@ -141,9 +154,10 @@ def main() -> None:
                 cfg["input"]["mean"],
                 cfg["input"]["std"],
             )
+            logits = net(x)
             loss = F.cross_entropy(
-                net(x), train_y[batch], weight=weights, label_smoothing=tcfg["labelSmoothing"]
-            )
+                logits, train_y[batch], weight=weights, label_smoothing=tcfg["labelSmoothing"]
+            ) + tcfg.get("ordinalWeight", 0.0) * ordinal_cost(logits, train_y[batch], weights)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
