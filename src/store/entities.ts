@@ -55,6 +55,10 @@ export interface Study {
   /** Hex HMAC-SHA256 of issuer and Patient ID; null when the study carried no Patient ID. */
   patientKey: string | null;
   status: StudyStatus;
+  /** SHA-256 hex of the source images and model of the last completed grading; null before. */
+  gradedInputs: string | null;
+  /** When the latest processing attempt began; null before the first. */
+  attemptStartedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -147,6 +151,8 @@ export const StudySchema = defineSchema<Study>({
     studyInstanceUid: { type: 'text', name: 'study_instance_uid', unique: true },
     patientKey: { type: 'text', name: 'patient_key', nullable: true },
     status: { type: 'text' },
+    gradedInputs: { type: 'text', name: 'graded_inputs', nullable: true },
+    attemptStartedAt: { type: 'timestamptz', name: 'attempt_started_at', nullable: true },
     createdAt,
     updatedAt,
   },

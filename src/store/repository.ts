@@ -150,6 +150,45 @@ export class Store {
     if (result.affected === 0) throw unknownStudy(studyInstanceUid);
   }
 
+  /**
+   * Starts an attempt at a study: creates it if new (with its patient key when known), marks it
+   * processing and stamps the attempt, so the report shows this attempt's problems only.
+   */
+  async beginAttempt(studyInstanceUid: string, patientKey?: string): Promise<Study> {
+    await this.upsertStudy(studyInstanceUid, patientKey);
+    await guard(() =>
+      this.dataSource.query(
+        `UPDATE studies SET status = 'processing', attempt_started_at = clock_timestamp(),
+                updated_at = now()
+          WHERE study_instance_uid = $1`,
+        [studyInstanceUid],
+      ),
+    );
+    return this.study(studyInstanceUid);
+  }
+
+  /** Ends an attempt: the study's status and, when it was graded, the digest of its inputs. */
+  async finishAttempt(
+    studyInstanceUid: string,
+    status: StudyStatus,
+    gradedInputs: string | null,
+  ): Promise<void> {
+    const result = await guard(() =>
+      this.dataSource
+        .getRepository(StudySchema)
+        .update({ studyInstanceUid }, { status, gradedInputs }),
+    );
+    if (result.affected === 0) throw unknownStudy(studyInstanceUid);
+  }
+
+  /** The study's row, or undefined when it is unknown. */
+  async findStudy(studyInstanceUid: string): Promise<Study | undefined> {
+    return (
+      (await this.dataSource.getRepository(StudySchema).findOneBy({ studyInstanceUid })) ??
+      undefined
+    );
+  }
+
   /** Records an image of a known study, or updates it by SOP Instance UID; returns its row. */
   async recordImage(input: ImageInput): Promise<Image> {
     const study = await this.study(input.studyInstanceUid);
@@ -377,7 +416,9 @@ async function refusals(manager: EntityManager, studyId: string): Promise<Refusa
     `SELECT i.sop_instance_uid, p.reason
        FROM problems p
        LEFT JOIN images i ON i.id = p.image_id
+       JOIN studies s ON s.id = p.study_id
       WHERE p.study_id = $1 AND p.kind = 'refusal'
+        AND p.created_at >= coalesce(s.attempt_started_at, '-infinity')
       ORDER BY p.created_at, p.id`,
     [studyId],
   );
