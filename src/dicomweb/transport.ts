@@ -132,7 +132,7 @@ function unreachable(transaction: Transaction, error: unknown, timeoutMs: number
 }
 
 /** The system error code (ECONNREFUSED, ECONNRESET, ...) fetch keeps in its cause chain. */
-function networkCode(error: unknown): string {
+export function networkCode(error: unknown): string {
   for (let current = error; current instanceof Error; current = current.cause) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string') return code;

@@ -31,8 +31,15 @@ export interface OrthancOptions {
   user?: { username: string; password: string };
   /** Lua script sources, written to files and listed in `LuaScripts`. */
   luaScripts?: string[];
+  /** Lua script files listed in `LuaScripts` as they are, after those of `luaScripts`. */
+  luaScriptFiles?: string[];
   /** Seconds without new instances before a study is stable (default 2). */
   stableAgeSeconds?: number;
+  /**
+   * More keys for Orthanc's configuration, e.g. the `Jointspace` section the push script
+   * reads; a key given here replaces the helper's own.
+   */
+  configuration?: Record<string, unknown>;
 }
 
 export interface UploadedInstance {
@@ -251,10 +258,11 @@ class OrthancProcess {
       Plugins: [DICOMWEB_PLUGIN],
       DicomWeb: { Enable: true, Root: '/dicom-web/' },
       StableAge: this.options.stableAgeSeconds ?? 2,
-      LuaScripts: luaPaths,
+      LuaScripts: [...luaPaths, ...(this.options.luaScriptFiles ?? [])],
       OverwriteInstances: true,
       ConcurrentJobs: 1,
       SaveJobs: false,
+      ...this.options.configuration,
     };
     // Every JSON file of the folder is merged: keep ours alone in it.
     const path = join(this.dir, 'config', 'orthanc.json');
