@@ -17,7 +17,12 @@ export type ErrorCode =
   | 'invalid-argument'
   | 'pacs-unavailable'
   | 'pacs-rejected'
-  | 'pacs-invalid-response';
+  | 'pacs-invalid-response'
+  | 'invalid-configuration'
+  | 'unauthorized'
+  | 'not-found'
+  | 'method-not-allowed'
+  | 'unsupported-media-type';
 
 export class JointspaceError extends Error {
   readonly code: ErrorCode;

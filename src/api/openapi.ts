@@ -1,0 +1,354 @@
+/**
+ * The OpenAPI 3.1 description of the HTTP API, served at `GET /api/openapi.json`.
+ *
+ * Kept by hand beside the routes; `test/api/openapi.test.ts` fails when a route is missing
+ * here or described here without being registered.
+ * https://spec.openapis.org/oas/v3.1.0
+ */
+import { MAX_JSON_BODY_BYTES } from './body.js';
+
+/** A JSON Schema (2020-12, as OpenAPI 3.1 uses it): only the keywords used below. */
+export interface JsonSchema {
+  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean' | 'null' | string[];
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  items?: JsonSchema;
+  enum?: (string | number | null)[];
+  const?: string;
+  pattern?: string;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  maxItems?: number;
+  $ref?: string;
+}
+
+interface MediaType {
+  schema: JsonSchema;
+}
+
+interface Response {
+  description: string;
+  headers?: Record<string, { description: string; schema: JsonSchema }>;
+  content?: Record<string, MediaType>;
+}
+
+interface Parameter {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  required: boolean;
+  description: string;
+  schema: JsonSchema;
+}
+
+export interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  security?: Record<string, string[]>[];
+  parameters?: Parameter[];
+  requestBody?: { required: boolean; description?: string; content: Record<string, MediaType> };
+  responses: Record<string, Response | { $ref: string }>;
+}
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export interface OpenApiDocument {
+  openapi: '3.1.0';
+  info: { title: string; version: string; description: string };
+  paths: Record<string, Partial<Record<HttpMethod, Operation>>>;
+  components: {
+    securitySchemes: Record<
+      string,
+      { type: 'http'; scheme: 'bearer'; description: string; bearerFormat?: string }
+    >;
+    schemas: Record<string, JsonSchema>;
+    responses: Record<string, Response>;
+  };
+}
+
+const UID_SCHEMA: JsonSchema = {
+  type: 'string',
+  pattern: '^[0-9]+(\\.[0-9]+)*$',
+  maxLength: 64,
+  description: 'A DICOM UID (PS3.5 9.1)',
+};
+
+const json = (ref: string): Record<string, MediaType> => ({
+  'application/json': { schema: { $ref: `#/components/schemas/${ref}` } },
+});
+
+const error = (name: string) => ({ $ref: `#/components/responses/${name}` });
+
+const studyUidParameter: Parameter = {
+  name: 'uid',
+  in: 'path',
+  required: true,
+  description: 'Study Instance UID (0020,000D)',
+  schema: UID_SCHEMA,
+};
+
+const API_TOKEN = [{ apiToken: [] }];
+
+export const openApiDocument: OpenApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'jointspace',
+    version: '0.1.0',
+    description:
+      'Knee osteoarthritis grading of radiographs from the PACS. Results are decision support: unverified AI output that a clinician must review.',
+  },
+  paths: {
+    '/api/orthanc/stable-study': {
+      post: {
+        operationId: 'notifyStableStudy',
+        summary: "Orthanc's push: a study has stopped changing and is queued for grading",
+        tags: ['intake'],
+        security: [{ webhookSecret: [] }],
+        requestBody: {
+          required: true,
+          description: `JSON, at most ${MAX_JSON_BODY_BYTES} bytes`,
+          content: json('StableStudyNotice'),
+        },
+        responses: {
+          '202': { description: 'Queued', content: json('Queued') },
+          '400': error('BadRequest'),
+          '401': error('Unauthorized'),
+          '413': error('TooLarge'),
+          '415': error('UnsupportedMediaType'),
+          '500': error('InternalError'),
+        },
+      },
+    },
+    '/api/studies/{uid}': {
+      get: {
+        operationId: 'getStudy',
+        summary: "A study's grading status, the grade of each knee, and its refusals",
+        tags: ['studies'],
+        security: API_TOKEN,
+        parameters: [studyUidParameter],
+        responses: {
+          '200': { description: 'The study', content: json('Study') },
+          '400': error('BadRequest'),
+          '401': error('Unauthorized'),
+          '404': error('NotFound'),
+          '500': error('InternalError'),
+        },
+      },
+    },
+    '/api/studies/{uid}/reprocess': {
+      post: {
+        operationId: 'reprocessStudy',
+        summary: 'Grade the study again, even if its images were graded already',
+        tags: ['studies'],
+        security: API_TOKEN,
+        parameters: [studyUidParameter],
+        responses: {
+          '202': {
+            description: 'Queued, or a job for the study already waits',
+            content: json('Queued'),
+          },
+          '400': error('BadRequest'),
+          '401': error('Unauthorized'),
+          '500': error('InternalError'),
+        },
+      },
+    },
+    '/healthz': {
+      get: {
+        operationId: 'liveness',
+        summary: 'Answers while the process runs',
+        tags: ['operations'],
+        security: [],
+        responses: { '200': { description: 'Alive', content: json('Liveness') } },
+      },
+    },
+    '/readyz': {
+      get: {
+        operationId: 'readiness',
+        summary: 'Whether every dependency (database, queue, PACS) answers',
+        tags: ['operations'],
+        security: [],
+        responses: {
+          '200': { description: 'Ready', content: json('Readiness') },
+          '503': { description: 'A check failed or timed out', content: json('Readiness') },
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        operationId: 'metrics',
+        summary: 'Prometheus metrics',
+        tags: ['operations'],
+        security: [],
+        responses: {
+          '200': {
+            description: 'Prometheus text exposition format 0.0.4',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
+    '/api/openapi.json': {
+      get: {
+        operationId: 'openApi',
+        summary: 'This document',
+        tags: ['operations'],
+        security: [],
+        responses: {
+          '200': {
+            description: 'OpenAPI 3.1',
+            content: { 'application/json': { schema: { type: 'object' } } },
+          },
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      apiToken: {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'One of the tokens in JOINTSPACE_API_TOKENS',
+      },
+      webhookSecret: {
+        type: 'http',
+        scheme: 'bearer',
+        description: "JOINTSPACE_WEBHOOK_SECRET, sent by Orthanc's Lua script; not an API token",
+      },
+    },
+    schemas: {
+      StableStudyNotice: {
+        type: 'object',
+        required: ['orthancStudyId', 'studyInstanceUid'],
+        properties: {
+          orthancStudyId: {
+            type: 'string',
+            pattern: '^[0-9a-f]{8}(-[0-9a-f]{8}){4}$',
+            description: "Orthanc's id of the study",
+          },
+          studyInstanceUid: UID_SCHEMA,
+        },
+      },
+      Queued: {
+        type: 'object',
+        required: ['jobId'],
+        properties: {
+          jobId: {
+            type: ['string', 'null'],
+            description: 'The new job; null when a job for the study already waits',
+          },
+        },
+      },
+      Study: {
+        type: 'object',
+        required: ['studyInstanceUid', 'status', 'knees', 'refusals'],
+        properties: {
+          studyInstanceUid: UID_SCHEMA,
+          status: {
+            type: 'string',
+            enum: ['received', 'processing', 'graded', 'refused', 'failed'],
+          },
+          knees: { type: 'array', items: { $ref: '#/components/schemas/Knee' } },
+          refusals: { type: 'array', items: { $ref: '#/components/schemas/Refusal' } },
+        },
+      },
+      Knee: {
+        type: 'object',
+        required: ['laterality', 'klGrade', 'probabilities', 'confidence', 'model'],
+        properties: {
+          laterality: { type: 'string', enum: ['R', 'L'] },
+          klGrade: {
+            type: 'integer',
+            minimum: 0,
+            maximum: 4,
+            description: 'Kellgren–Lawrence grade',
+          },
+          probabilities: {
+            type: 'array',
+            items: { type: 'number', minimum: 0, maximum: 1 },
+            minItems: 5,
+            maxItems: 5,
+            description: 'Calibrated probability of KL 0..4',
+          },
+          confidence: {
+            type: 'number',
+            minimum: 0,
+            maximum: 1,
+            description: 'Probability of klGrade',
+          },
+          model: { type: 'string', description: 'Model identity, name@version' },
+        },
+      },
+      Refusal: {
+        type: 'object',
+        required: ['sopInstanceUid', 'reason'],
+        properties: {
+          sopInstanceUid: {
+            type: ['string', 'null'],
+            description: 'The refused image; null when the whole study was refused',
+          },
+          reason: { type: 'string' },
+        },
+      },
+      Liveness: {
+        type: 'object',
+        required: ['status'],
+        properties: { status: { const: 'ok' } },
+      },
+      Readiness: {
+        type: 'object',
+        required: ['status', 'checks'],
+        properties: {
+          status: { type: 'string', enum: ['ready', 'not-ready'] },
+          checks: {
+            type: 'object',
+            description: "Each check's name: 'ok', or why it failed",
+            additionalProperties: { type: 'string' },
+          },
+        },
+      },
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: {
+              code: { type: 'string', description: "'internal' for an unexpected failure" },
+              message: { type: 'string', description: 'Safe to show; never patient data' },
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      BadRequest: {
+        description: 'A field is malformed; the message names it',
+        content: json('Error'),
+      },
+      Unauthorized: {
+        description: 'No bearer token, or not one accepted on this route',
+        headers: {
+          'WWW-Authenticate': {
+            description: 'Bearer challenge (RFC 6750)',
+            schema: { type: 'string' },
+          },
+        },
+        content: json('Error'),
+      },
+      NotFound: { description: 'No such study', content: json('Error') },
+      TooLarge: { description: 'The body is over the limit', content: json('Error') },
+      UnsupportedMediaType: {
+        description: 'The body is not application/json',
+        content: json('Error'),
+      },
+      InternalError: { description: 'An unexpected failure (logged)', content: json('Error') },
+    },
+  },
+};
