@@ -93,6 +93,9 @@ export const VIEW_BY_POSITION: Readonly<Record<string, CodedConcept>> = Object.f
  */
 export const PROBABILITY_UNIT = concept('{probability}', UCUM, 'probability');
 
+/** UCUM annotation of unity for a grade on an ordinal scale, as for the probability above. */
+export const GRADE_UNIT = concept('{grade}', UCUM, 'grade');
+
 /** CID 7005 Contributing Equipment Purposes of Reference; it has no "Processing Algorithm". */
 export const PROCESSING_EQUIPMENT = concept('109102', DCM, 'Processing Equipment');
 
@@ -235,7 +238,10 @@ export const PRIVATE_SCHEME_FILE = fromRoot('mappings', 'kl-grade-codes.json');
 
 export const PRIVATE_SCHEME: PrivateScheme = loadPrivateScheme(PRIVATE_SCHEME_FILE);
 
-/** Concept name of the grade, both as CODE and as TEXT (viewers show no coded values). */
+/**
+ * Concept name of the grade: as CODE (the coded result), as TEXT (viewers show no coded
+ * values) and as NUM (OHIF labels a region with NUM items only; see measurement-report.ts).
+ */
 export const KL_GRADE = PRIVATE_SCHEME.klGrade;
 /** Probability of the reported grade. */
 export const KL_GRADE_CONFIDENCE = PRIVATE_SCHEME.klGradeConfidence;

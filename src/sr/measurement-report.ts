@@ -17,6 +17,7 @@ import {
   ENGLISH,
   FINDING,
   FINDING_SITE,
+  GRADE_UNIT,
   IMAGE_LATERALITY,
   IMAGE_LIBRARY,
   IMAGE_LIBRARY_GROUP,
@@ -86,9 +87,9 @@ export interface GradedKnee {
   /** The graded region on the source image; the whole image by default. */
   region?: ImageRegion;
   /**
-   * Tracking Identifier (112039). OHIF lists a group in its measurement panel only when this
-   * names one of its tools (e.g. "Cornerstone3DTools@^0.1.0:RectangleROI"); the default is a
-   * readable "KL grade, right knee, image 1".
+   * Tracking Identifier (112039); the default is a readable "KL grade, right knee, image 1".
+   * OHIF 3.12 takes the region for its RectangleROI tool by its shape whatever this says, and
+   * cannot track it either way (src/sr/README.md, "In OHIF").
    */
   trackingIdentifier?: string;
 }
@@ -276,8 +277,18 @@ function measurementGroups(input: MeasurementReportInput): Dataset[] {
 /**
  * One knee as TID 1410 Planar ROI Measurements and Qualitative Evaluations (the TID 1501 group
  * with an image region): tracking identifiers (TID 4108), finding and finding site, the graded
- * region as SCOORD, the grade as CODE and TEXT, the probabilities and the confidence as
+ * region as SCOORD, the grade as CODE, TEXT and NUM, the confidence and the probabilities as
  * TID 300 measurements with TID 4019 Algorithm Identification, and the knee check.
+ *
+ * The grade is repeated as a NUM, and the NUMs are ordered grade, confidence, probabilities,
+ * because of how OHIF 3.12 labels the region it draws (extensions/cornerstone-dicom-sr:
+ * `_processTID1410Measurement` in getSopClassHandlerModule.ts turns only NUM items, in content
+ * order, into label lines "<concept meaning>: <value to 2 decimals> <unit code>", followed by a
+ * SNOMED Finding Site; `_getTextBoxLinesFromLabels` in tools/DICOMSRDisplayTool.ts draws the
+ * first five). Without the NUM the label lists five probabilities and never the grade. The
+ * region itself needs nothing special: OHIF draws any SCOORD POLYLINE on the image its SELECTED
+ * FROM item references, and offers to track a closed 5-point (111030, DCM) POLYLINE as its
+ * RectangleROI tool (checked with test/e2e/ohif-sr.test.ts).
  */
 function measurementGroup(
   knee: GradedKnee,
@@ -302,10 +313,11 @@ function measurementGroup(
     imageRegion(knee.region ?? wholeImage(image), image),
     code('CONTAINS', KL_GRADE, klGradeCode(grading.klGrade), algorithmId(input.algorithm)),
     text('CONTAINS', KL_GRADE, klGradeText(grading.klGrade)),
+    num(KL_GRADE, grading.klGrade, GRADE_UNIT, algorithmId(input.algorithm)),
+    num(KL_GRADE_CONFIDENCE, grading.confidence, PROBABILITY_UNIT, algorithmId(input.algorithm)),
     ...grading.probabilities.map((p, grade) =>
-      num(klGradeProbability(grade), p, algorithmId(input.algorithm)),
+      num(klGradeProbability(grade), p, PROBABILITY_UNIT, algorithmId(input.algorithm)),
     ),
-    num(KL_GRADE_CONFIDENCE, grading.confidence, algorithmId(input.algorithm)),
     text('CONTAINS', KNEE_CHECK_OUTCOME, kneeCheckText(grading)),
   ]);
 }
@@ -397,11 +409,11 @@ function uidref(relationship: Relationship, name: CodedConcept, uid: string): Da
   return { ...contentItem(relationship, 'UIDREF', name), UID: uid };
 }
 
-/** A NUM with a probability value (PS3.3 Table C.18.1-1, Numeric Measurement Macro). */
-function num(name: CodedConcept, value: number, children: Dataset[]): Dataset {
+/** A NUM (PS3.3 Table C.18.1-1, Numeric Measurement Macro). */
+function num(name: CodedConcept, value: number, unit: CodedConcept, children: Dataset[]): Dataset {
   const measured = {
     NumericValue: decimalString(value),
-    MeasurementUnitsCodeSequence: [codeItem(PROBABILITY_UNIT)],
+    MeasurementUnitsCodeSequence: [codeItem(unit)],
   };
   const item = { ...contentItem('CONTAINS', 'NUM', name), MeasuredValueSequence: [measured] };
   return withChildren(item, children);

@@ -8,7 +8,9 @@ import test from 'ava';
 import { JointspaceError } from '../../src/errors.js';
 import {
   COMPREHENSIVE_SR_STORAGE,
+  GRADE_UNIT,
   KL_GRADE,
+  KL_GRADE_CONFIDENCE,
   PRIVATE_SCHEME,
   klGradeProbability,
 } from '../../src/sr/codes.js';
@@ -106,6 +108,7 @@ test('dsrdump reads the SR and shows the report, the grade text and the region',
       '="KL grade 2 (minimal)"',
       '="KL grade 4 (severe)"',
       '(KL-2,99JOINTSPACE,"Kellgren-Lawrence grade 2 (minimal)")',
+      'NUM:(KL-GRADE,99JOINTSPACE,"Kellgren-Lawrence grade")="2" ({grade},UCUM,"grade")',
       'SCOORD:(111030,DCM,"Image Region")=(POLYLINE,',
       '(111001,DCM,"Algorithm Name")="jointspace-knee-kl"',
       '(121012,DCM,"Device Observer UID")',
@@ -146,6 +149,16 @@ test('the SR reads back with a measurement group per knee and the grade in the p
     });
     t.true(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-6);
     t.is(probabilities.indexOf(Math.max(...probabilities)), grade);
+
+    // OHIF labels the region with the first five NUMs, in content order: grade, then confidence.
+    const nums = items(group.ContentSequence).filter((item) => item.ValueType === 'NUM');
+    t.deepEqual(nums.slice(0, 2).map(concept), [
+      `${KL_GRADE.value}/${PRIVATE_SCHEME.designator}`,
+      `${KL_GRADE_CONFIDENCE.value}/${PRIVATE_SCHEME.designator}`,
+    ]);
+    const measured = items(nums[0]?.MeasuredValueSequence)[0];
+    t.is(Number(measured?.NumericValue), grade);
+    t.is(items(measured?.MeasurementUnitsCodeSequence)[0]?.CodeValue, GRADE_UNIT.value);
   }
 });
 
