@@ -287,11 +287,19 @@ export function dicomDateTime(when: Date): string {
   return `${dicomDate(when)}${dicomTime(when)}+0000`;
 }
 
-/** A DS value (PS3.5 6.2: at most 16 characters) with ten significant digits. */
+/**
+ * A DS value (PS3.5 6.2: at most 16 characters) with up to ten significant digits, fewer when
+ * 16 characters cannot hold ten (very small or very large numbers, written with an exponent).
+ */
 export function decimalString(value: number): string {
-  const text = String(Number(value.toPrecision(DS_PRECISION)));
-  if (text.length > SH_MAX) throw invalid(`value ${text} does not fit a DS`);
-  return text;
+  if (!Number.isFinite(value)) throw invalid(`value ${value} does not fit a DS`);
+  for (let digits = DS_PRECISION; digits >= 1; digits--) {
+    const plain = String(Number(value.toPrecision(digits)));
+    if (plain.length <= SH_MAX) return plain;
+    const exponent = value.toExponential(digits - 1);
+    if (exponent.length <= SH_MAX) return exponent;
+  }
+  throw invalid(`value ${value} does not fit a DS`);
 }
 
 interface DcmjsLogger {
