@@ -4,8 +4,10 @@
  */
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../errors.js';
+import { configurationHelp } from './config-table.js';
 import { runEval } from './eval.js';
 import { runGrade } from './grade.js';
+import { runServe } from './serve.js';
 
 export async function main(argv: string[]): Promise<number> {
   let status = 0;
@@ -31,6 +33,16 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print exactly one JSON object with the metrics')
     .action(async (dir: string, options: { json?: boolean }) => {
       status = await runEval(dir, options);
+    });
+
+  program
+    .command('serve')
+    .description(
+      'run the PACS node: intake from Orthanc, grading worker, HTTP API (configured by JOINTSPACE_* variables; see README)',
+    )
+    .addHelpText('after', configurationHelp())
+    .action(async () => {
+      status = await runServe();
     });
 
   try {

@@ -1,0 +1,513 @@
+/**
+ * One run of the pipeline over one study: find its instances (QIDO-RS), keep the eligible ones,
+ * fetch and decode them (WADO-RS), grade them, write the SR and the overlays back (STOW-RS),
+ * and record everything in the store.
+ *
+ * Failures are sorted here. A problem with one image (undecodable, not a knee, wrong view) is
+ * recorded as that image's refusal and the others go on. A failure of the PACS or the database
+ * is transient and thrown, so the job is retried; it leaves nothing half-written that a retry
+ * would duplicate, because every object written has a UID derived from its inputs.
+ */
+import { createHash } from 'node:crypto';
+import type { DicomWebClient, InstanceReference } from '../dicomweb/client.js';
+import { firstNumber, firstString, tags, type DicomJsonDataset } from '../dicomweb/json.js';
+import { JointspaceError } from '../errors.js';
+import type { GradedImage, Grader } from '../grading/grader.js';
+import { LATERALITY_MIN_CONFIDENCE, type LateralityModel } from '../grading/laterality.js';
+import { loadImage } from '../imaging/load.js';
+import type { DecodedImage } from '../imaging/types.js';
+import type { Logger } from '../log.js';
+import type { AlgorithmIdentity, SourceHeader, SourceImage } from '../sr/dataset.js';
+import { modelId } from '../sr/dataset.js';
+import { buildMeasurementReport } from '../sr/measurement-report.js';
+import { buildOverlay } from '../sr/overlay.js';
+import { measurementReportUids, overlayUids } from '../sr/uids.js';
+import type { KneeLaterality, StudyStatus } from '../store/entities.js';
+import { derivePatientKey, type Store } from '../store/repository.js';
+import { assessInstance, type EligibilityRules, type InstanceAttributes } from './eligibility.js';
+import type { StudyJob } from './job.js';
+
+/** Stages timed for the metrics. */
+export type Stage = 'fetch' | 'decode' | 'grade' | 'build' | 'store' | 'total';
+
+export interface StageObserver {
+  observeStage(stage: Stage, seconds: number): void;
+  imageFinished(outcome: 'graded' | 'refused' | 'failed'): void;
+}
+
+export interface StudyProcessorOptions {
+  dicomweb: DicomWebClient;
+  store: Store;
+  grader: Grader;
+  /** Tells the knee from the pixels when the header does not; without it such images are refused. */
+  laterality?: LateralityModel;
+  rules: EligibilityRules;
+  patientKeySecret: string;
+  logger: Logger;
+  observer?: StageObserver;
+  /** Where STOW-RS writes, for the audit trail (credentials are stripped there). */
+  destination: string;
+  clock?: () => Date;
+}
+
+export type RunStatus = StudyStatus | 'skipped' | 'not-found';
+
+export interface StudyRun {
+  status: RunStatus;
+  /** Why nothing was done, for `skipped` and `not-found`. */
+  note?: string;
+  graded: number;
+  refused: number;
+  /** SOP Instance UIDs written back to the PACS. */
+  written: string[];
+}
+
+/** QIDO-RS return keys the pipeline reads (beyond Orthanc's defaults, asked for explicitly). */
+const INCLUDE_FIELDS = [
+  tags.SOPClassUID,
+  tags.SOPInstanceUID,
+  tags.SeriesInstanceUID,
+  tags.Modality,
+  tags.InstanceNumber,
+  '00180015', // BodyPartExamined
+  '00185101', // ViewPosition
+  '00080070', // Manufacturer
+  '00200062', // ImageLaterality
+  '00200060', // Laterality
+  '00100010', // PatientName
+  '00100020', // PatientID
+  '00100021', // IssuerOfPatientID
+  '00100030', // PatientBirthDate
+  '00100040', // PatientSex
+  '00080020', // StudyDate
+  '00080030', // StudyTime
+  '00080050', // AccessionNumber
+  '00080090', // ReferringPhysicianName
+  '00200010', // StudyID
+] as const;
+
+interface Candidate {
+  reference: InstanceReference;
+  attributes: InstanceAttributes;
+  dataset: DicomJsonDataset;
+  instanceNumber: number;
+  laterality?: KneeLaterality | 'B';
+}
+
+interface Decoded {
+  candidate: Candidate;
+  decoded: DecodedImage;
+}
+
+export class StudyProcessor {
+  private readonly clock: () => Date;
+
+  constructor(private readonly options: StudyProcessorOptions) {
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  get algorithm(): AlgorithmIdentity {
+    const { name, version, sha256 } = this.options.grader.model.manifest;
+    return { name, version, sha256 };
+  }
+
+  async run(job: StudyJob): Promise<StudyRun> {
+    const started = performance.now();
+    const { store, logger } = this.options;
+    const studyUid = job.studyInstanceUid;
+    const model = modelId(this.algorithm);
+
+    const found = await this.timed('fetch', () =>
+      this.options.dicomweb.searchForInstances({
+        studyInstanceUid: studyUid,
+        includeFields: INCLUDE_FIELDS,
+      }),
+    );
+    if (found.length === 0) {
+      return { status: 'not-found', note: 'the PACS has no instances of this study', ...empty() };
+    }
+
+    const ownSeries = new Set([
+      measurementReportUids(studyUid, model).seriesInstanceUid,
+      overlayUids(studyUid, '0', model).seriesInstanceUid,
+    ]);
+    const eligible: Candidate[] = [];
+    const ineligible: { candidate: Candidate; reason: string }[] = [];
+    for (const dataset of found) {
+      const candidate = toCandidate(studyUid, dataset);
+      if (candidate === undefined) continue;
+      const verdict = assessInstance(this.options.rules, candidate.attributes, ownSeries);
+      if (verdict.eligible) eligible.push(candidate);
+      else if (!verdict.own) ineligible.push({ candidate, reason: verdict.reason });
+    }
+    eligible.sort((a, b) => a.instanceNumber - b.instanceNumber);
+    if (eligible.length === 0 && ineligible.length === 0) {
+      return { status: 'skipped', note: 'the study holds only jointspace output', ...empty() };
+    }
+
+    const inputs = inputsDigest(model, eligible, ineligible);
+    const known = await store.findStudy(studyUid);
+    if (!job.force && known?.gradedInputs === inputs) {
+      return { status: 'skipped', note: 'these images were already processed', ...empty() };
+    }
+
+    const first = found[0] ?? {};
+    const patientId = firstString(first, '00100020');
+    const patientKey =
+      patientId === undefined || patientId === ''
+        ? undefined
+        : derivePatientKey(
+            this.options.patientKeySecret,
+            firstString(first, '00100021') ?? '',
+            patientId,
+          );
+    await store.beginAttempt(studyUid, patientKey);
+
+    let refused = 0;
+    for (const { candidate, reason } of ineligible) {
+      await this.refuse(candidate, 'not-eligible', reason, 'refused');
+      refused++;
+    }
+
+    const decoded: Decoded[] = [];
+    for (const candidate of eligible) {
+      await store.recordImage(imageRecord(studyUid, candidate));
+      const bytes = await this.timed('fetch', () =>
+        this.options.dicomweb.retrieveInstance(candidate.reference, { transferSyntax: '*' }),
+      );
+      try {
+        const image = await this.timed('decode', () =>
+          loadImage(bytes, `instance ${candidate.instanceNumber}`),
+        );
+        decoded.push({ candidate, decoded: image });
+      } catch (error) {
+        if (!(error instanceof JointspaceError) || !error.permanent) throw error;
+        await this.refuse(candidate, error.code, `cannot be read: ${error.message}`, 'failed');
+        refused++;
+      }
+    }
+
+    const graded: { entry: Decoded; outcome: GradedImage; laterality: KneeLaterality }[] = [];
+    const outcomes = await this.timed('grade', () =>
+      this.options.grader.grade(decoded.map((entry) => entry.decoded)),
+    );
+    const accepted: { entry: Decoded; outcome: GradedImage }[] = [];
+    for (const [index, entry] of decoded.entries()) {
+      const outcome = outcomes[index];
+      if (outcome === undefined) continue;
+      if (outcome.status === 'graded') {
+        accepted.push({ entry, outcome });
+        continue;
+      }
+      await this.refuse(
+        entry.candidate,
+        'not-a-knee-radiograph',
+        outcome.kneeCheck.reason,
+        'refused',
+        {
+          verdict: 'refused',
+          reason: outcome.kneeCheck.reason,
+          score: outcome.kneeCheck.score,
+        },
+      );
+      refused++;
+    }
+    const sides = await this.sides(accepted.map((item) => item.entry));
+    for (const [index, { entry, outcome }] of accepted.entries()) {
+      const side = sides[index];
+      if (side === undefined || typeof side === 'string') {
+        await this.refuse(
+          entry.candidate,
+          'laterality-unknown',
+          side ?? 'no laterality',
+          'refused',
+        );
+        refused++;
+        continue;
+      }
+      graded.push({ entry, outcome, laterality: side.laterality });
+    }
+
+    const written: string[] = [];
+    if (graded.length > 0) {
+      written.push(...(await this.writeBack(studyUid, first, graded, eligible)));
+    }
+
+    const status: StudyStatus = graded.length > 0 ? 'graded' : 'refused';
+    await store.finishAttempt(studyUid, status, inputs);
+    this.options.observer?.observeStage('total', (performance.now() - started) / 1000);
+    logger.info('study.processed', { status, graded: graded.length, refused });
+    return { status, graded: graded.length, refused, written };
+  }
+
+  private async writeBack(
+    studyUid: string,
+    first: DicomJsonDataset,
+    graded: { entry: Decoded; outcome: GradedImage; laterality: KneeLaterality }[],
+    eligible: Candidate[],
+  ): Promise<string[]> {
+    const { store } = this.options;
+    const algorithm = this.algorithm;
+    const model = modelId(algorithm);
+    const header = sourceHeader(studyUid, first);
+    const when = this.clock();
+    const decodedBySop = new Map(
+      graded.map((g) => [g.entry.candidate.reference.sopInstanceUid, g.entry.decoded]),
+    );
+    const sources = eligible
+      .filter((candidate) => decodedBySop.has(candidate.reference.sopInstanceUid))
+      .map((candidate) => {
+        const image = decodedBySop.get(candidate.reference.sopInstanceUid);
+        return sourceImage(candidate, image);
+      });
+
+    const built = await this.timed('build', async () => {
+      const report = buildMeasurementReport({
+        header,
+        images: sources,
+        knees: graded.map((g) => ({
+          sopInstanceUid: g.entry.candidate.reference.sopInstanceUid,
+          laterality: g.laterality,
+          grading: g.outcome,
+        })),
+        algorithm,
+        contentDateTime: when,
+      });
+      const overlays: Uint8Array[] = [];
+      for (const [index, g] of graded.entries()) {
+        const source = sources.find(
+          (s) => s.sopInstanceUid === g.entry.candidate.reference.sopInstanceUid,
+        );
+        if (source === undefined) continue;
+        overlays.push(
+          await buildOverlay({
+            header,
+            source,
+            image: g.entry.decoded.image,
+            grading: g.outcome,
+            algorithm,
+            contentDateTime: when,
+            instanceNumber: index + 1,
+          }),
+        );
+      }
+      return { report, overlays };
+    });
+
+    const response = await this.timed('store', () =>
+      this.options.dicomweb.storeInstances([built.report, ...built.overlays], {
+        studyInstanceUid: studyUid,
+      }),
+    );
+    if (response.failed.length > 0) {
+      const reasons = response.failed
+        .map((f) =>
+          f.failureReason === undefined ? 'unknown' : `0x${f.failureReason.toString(16)}`,
+        )
+        .join(', ');
+      throw new JointspaceError(
+        'pacs-rejected',
+        `the PACS refused ${response.failed.length} of the objects written back (failure reasons ${reasons})`,
+      );
+    }
+
+    const previously = new Set((await store.listAudit(studyUid)).map((entry) => entry.objectId));
+    const srUid = measurementReportUids(studyUid, model).sopInstanceUid;
+    const objects: { kind: 'sr' | 'overlay'; uid: string }[] = [
+      { kind: 'sr', uid: srUid },
+      ...graded.map((g) => ({
+        kind: 'overlay' as const,
+        uid: overlayUids(studyUid, g.entry.candidate.reference.sopInstanceUid, model)
+          .sopInstanceUid,
+      })),
+    ];
+    for (const object of objects) {
+      await store.recordAudit({
+        studyInstanceUid: studyUid,
+        objectKind: object.kind,
+        objectId: object.uid,
+        destination: this.options.destination,
+        action: previously.has(object.uid) ? 'replaced' : 'stored',
+      });
+    }
+
+    for (const g of graded) {
+      const sop = g.entry.candidate.reference.sopInstanceUid;
+      await store.recordImage({
+        ...imageRecord(studyUid, g.entry.candidate),
+        kneeCheck: {
+          verdict: 'accepted',
+          reason: g.outcome.kneeCheck.reason,
+          score: g.outcome.kneeCheck.score,
+        },
+        status: 'graded',
+      });
+      await store.saveResult({
+        sopInstanceUid: sop,
+        laterality: g.laterality,
+        klGrade: g.outcome.klGrade,
+        probabilities: g.outcome.probabilities,
+        confidence: g.outcome.confidence,
+        modelId: model,
+      });
+      this.options.observer?.imageFinished('graded');
+    }
+    return objects.map((object) => object.uid);
+  }
+
+  /**
+   * The knee of each image: the header's when it names one, else the laterality model's when
+   * it is confident; otherwise the reason why the knee is unknown.
+   */
+  private async sides(entries: Decoded[]): Promise<({ laterality: KneeLaterality } | string)[]> {
+    const unknown = entries.filter((entry) => entry.candidate.laterality === undefined);
+    const model = this.options.laterality;
+    const estimates =
+      model === undefined || unknown.length === 0
+        ? []
+        : await this.timed('grade', () => model.estimate(unknown.map((e) => e.decoded.image)));
+    return entries.map((entry) => {
+      const header = entry.candidate.laterality;
+      if (header === 'B') {
+        return 'an image of both knees: finding each joint on a bilateral image is not supported yet';
+      }
+      if (header !== undefined) return { laterality: header };
+      const estimate = estimates[unknown.indexOf(entry)];
+      if (estimate === undefined) {
+        return 'the header gives no Image Laterality or Laterality, and no laterality model is loaded';
+      }
+      if (estimate.confidence < LATERALITY_MIN_CONFIDENCE) {
+        return `the header gives no laterality and the image does not show clearly which knee it is (${Math.round(estimate.confidence * 100)} % ${estimate.laterality})`;
+      }
+      return { laterality: estimate.laterality };
+    });
+  }
+
+  private async refuse(
+    candidate: Candidate,
+    code: string,
+    reason: string,
+    status: 'refused' | 'failed',
+    kneeCheck?: { verdict: 'refused'; reason: string; score: number },
+  ): Promise<void> {
+    const studyUid = candidate.reference.studyInstanceUid;
+    await this.options.store.recordImage({
+      ...imageRecord(studyUid, candidate),
+      status,
+      ...(kneeCheck === undefined ? {} : { kneeCheck }),
+    });
+    await this.options.store.recordProblem({
+      studyInstanceUid: studyUid,
+      sopInstanceUid: candidate.reference.sopInstanceUid,
+      kind: 'refusal',
+      code,
+      reason,
+      permanent: true,
+    });
+    this.options.observer?.imageFinished(status === 'failed' ? 'failed' : 'refused');
+  }
+
+  private async timed<T>(stage: Stage, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.options.observer?.observeStage(stage, (performance.now() - started) / 1000);
+    }
+  }
+}
+
+function empty() {
+  return { graded: 0, refused: 0, written: [] as string[] };
+}
+
+function toCandidate(studyUid: string, dataset: DicomJsonDataset): Candidate | undefined {
+  const sopInstanceUid = firstString(dataset, tags.SOPInstanceUID);
+  const seriesInstanceUid = firstString(dataset, tags.SeriesInstanceUID);
+  if (sopInstanceUid === undefined || seriesInstanceUid === undefined) return undefined;
+  const imageLaterality = firstString(dataset, '00200062')?.trim().toUpperCase();
+  const seriesLaterality = firstString(dataset, '00200060')?.trim().toUpperCase();
+  const side = [imageLaterality, seriesLaterality].find(
+    (value): value is KneeLaterality | 'B' => value === 'R' || value === 'L' || value === 'B',
+  );
+  return {
+    reference: { studyInstanceUid: studyUid, seriesInstanceUid, sopInstanceUid },
+    attributes: {
+      sopClassUid: firstString(dataset, tags.SOPClassUID),
+      modality: firstString(dataset, tags.Modality),
+      bodyPartExamined: firstString(dataset, '00180015'),
+      viewPosition: firstString(dataset, '00185101'),
+      manufacturer: firstString(dataset, '00080070'),
+      seriesInstanceUid,
+    },
+    dataset,
+    instanceNumber: firstNumber(dataset, tags.InstanceNumber) ?? Number.MAX_SAFE_INTEGER,
+    ...(side === undefined ? {} : { laterality: side }),
+  };
+}
+
+function imageRecord(studyInstanceUid: string, candidate: Candidate) {
+  const laterality = candidate.laterality;
+  const view = candidate.attributes.viewPosition?.trim();
+  return {
+    studyInstanceUid,
+    sopInstanceUid: candidate.reference.sopInstanceUid,
+    seriesInstanceUid: candidate.reference.seriesInstanceUid,
+    ...(laterality === undefined ? {} : { laterality }),
+    ...(view === undefined || view === '' ? {} : { view: view.slice(0, 16) }),
+  };
+}
+
+/** SHA-256 of the model and the sorted source images with their eligibility. */
+function inputsDigest(
+  model: string,
+  eligible: Candidate[],
+  ineligible: { candidate: Candidate }[],
+): string {
+  const lines = [
+    `model ${model}`,
+    ...eligible.map((c) => `eligible ${c.reference.sopInstanceUid}`).sort(),
+    ...ineligible.map((c) => `ineligible ${c.candidate.reference.sopInstanceUid}`).sort(),
+  ];
+  return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+function sourceHeader(studyUid: string, dataset: DicomJsonDataset): SourceHeader {
+  const text = (tag: string) => firstString(dataset, tag) ?? '';
+  return {
+    PatientName: text('00100010'),
+    PatientID: text('00100020'),
+    PatientBirthDate: text('00100030'),
+    PatientSex: text('00100040'),
+    StudyInstanceUID: studyUid,
+    StudyDate: text('00080020'),
+    StudyTime: text('00080030'),
+    AccessionNumber: text('00080050'),
+    ReferringPhysicianName: text('00080090'),
+    StudyID: text('00200010'),
+  };
+}
+
+function sourceImage(candidate: Candidate, decoded: DecodedImage | undefined): SourceImage {
+  if (decoded === undefined) {
+    throw new JointspaceError('invalid-argument', 'source image without decoded pixels');
+  }
+  const laterality = candidate.laterality;
+  const view = candidate.attributes.viewPosition?.trim();
+  const sopClassUid = candidate.attributes.sopClassUid ?? decoded.metadata.sopClassUid;
+  if (sopClassUid === undefined) {
+    throw new JointspaceError('invalid-dicom', 'a source image has no SOP Class UID');
+  }
+  return {
+    sopClassUid,
+    sopInstanceUid: candidate.reference.sopInstanceUid,
+    seriesInstanceUid: candidate.reference.seriesInstanceUid,
+    rows: decoded.image.height,
+    columns: decoded.image.width,
+    ...(laterality === 'R' || laterality === 'L' ? { imageLaterality: laterality } : {}),
+    ...(view === undefined || view === '' ? {} : { viewPosition: view }),
+    ...(decoded.metadata.pixelSpacing === undefined
+      ? {}
+      : { pixelSpacing: decoded.metadata.pixelSpacing }),
+  };
+}

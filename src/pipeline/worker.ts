@@ -1,0 +1,167 @@
+/**
+ * The worker: takes `grade-study` jobs from the queue, runs the study processor, and decides
+ * what a failure means.
+ *
+ * | failure | examples | what happens |
+ * |---------|----------|--------------|
+ * | transient | PACS refused the connection, 5xx, timeout; database connection lost | thrown: pg-boss retries with exponential backoff until the retry limit, then the job fails and the study is marked failed |
+ * | permanent | the PACS rejects what we write, a malformed study | recorded once as the study's error, the job completes, no retry |
+ *
+ * Per-image problems (not a knee, undecodable) never reach here: the processor records them as
+ * refusals and grades the rest. Every attempt is written to the job history.
+ */
+import { hostname } from 'node:os';
+import { QueryFailedError } from 'typeorm';
+import { JointspaceError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { JobOutcome } from '../store/entities.js';
+import type { Store } from '../store/repository.js';
+import type { StudyProcessor, StudyRun } from './process-study.js';
+import type { JobAttempt, StudyQueue } from './queue.js';
+
+export type JobMetricOutcome = 'succeeded' | 'failed-permanent' | 'failed-transient' | 'skipped';
+
+export interface JobObserver {
+  jobFinished(outcome: JobMetricOutcome): void;
+}
+
+export interface WorkerOptions {
+  queue: StudyQueue;
+  processor: StudyProcessor;
+  store: Store;
+  logger: Logger;
+  observer?: JobObserver;
+  concurrency: number;
+  /** Names this process in the job history (default host and pid). */
+  workerId?: string;
+  pollingIntervalSeconds?: number;
+}
+
+export const JOB_KIND = 'grade-study';
+
+/** PostgreSQL SQLSTATE classes and codes after which a retry can succeed. */
+const TRANSIENT_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
+
+/** Whether retrying could help: the PACS or the database was unreachable or overloaded. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof JointspaceError) return !error.permanent;
+  if (error instanceof QueryFailedError) {
+    const code = (error.driverError as { code?: unknown } | undefined)?.code;
+    return typeof code === 'string' && TRANSIENT_SQLSTATE.test(code);
+  }
+  // Anything else (a dropped socket inside a driver, an unexpected bug) is retried: with the
+  // backoff and the limit, a real bug ends as a failed job after a few attempts, while an
+  // infrastructure hiccup heals.
+  return true;
+}
+
+export function errorCode(error: unknown): string {
+  if (error instanceof JointspaceError) return error.code;
+  if (error instanceof QueryFailedError) return 'database-error';
+  return 'internal-error';
+}
+
+export class Worker {
+  private readonly workerId: string;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.options.concurrency < 1) return;
+    await this.options.queue.work(
+      {
+        concurrency: this.options.concurrency,
+        ...(this.options.pollingIntervalSeconds === undefined
+          ? {}
+          : { pollingIntervalSeconds: this.options.pollingIntervalSeconds }),
+      },
+      async (attempt) => {
+        await this.handle(attempt);
+      },
+    );
+  }
+
+  /** Runs one attempt; throws only when the queue should retry it. */
+  async handle(attempt: JobAttempt): Promise<StudyRun | undefined> {
+    const { logger, observer } = this.options;
+    const log = logger.child({ jobId: attempt.id, attempt: attempt.attempt });
+    const startedAt = new Date();
+    log.info('job.started', { source: attempt.job.source, force: attempt.job.force });
+    try {
+      const run = await this.options.processor.run(attempt.job);
+      await this.record(attempt, 'succeeded', startedAt);
+      observer?.jobFinished(
+        run.status === 'skipped' || run.status === 'not-found' ? 'skipped' : 'succeeded',
+      );
+      log.info('job.finished', {
+        status: run.status,
+        graded: run.graded,
+        refused: run.refused,
+        ...(run.note === undefined ? {} : { note: run.note }),
+        ms: Date.now() - startedAt.getTime(),
+      });
+      return run;
+    } catch (error) {
+      const transient = isTransient(error);
+      const failure = { code: errorCode(error), message: errorMessage(error) };
+      if (transient && attempt.willRetry) {
+        await this.record(attempt, 'retrying', startedAt, failure);
+        observer?.jobFinished('failed-transient');
+        log.warn('job.retrying', failure);
+        throw error;
+      }
+      const outcome: JobOutcome = transient ? 'failed-transient' : 'failed-permanent';
+      await this.record(attempt, outcome, startedAt, failure);
+      await this.markFailed(attempt, failure);
+      observer?.jobFinished(outcome);
+      log.error('job.failed', { ...failure, permanent: !transient });
+      // A permanent failure is final: completing the job keeps pg-boss from retrying it.
+      if (transient) throw error;
+      return undefined;
+    }
+  }
+
+  private async record(
+    attempt: JobAttempt,
+    outcome: JobOutcome,
+    startedAt: Date,
+    error?: { code: string; message: string },
+  ): Promise<void> {
+    try {
+      await this.options.store.recordJob({
+        jobId: attempt.id,
+        studyInstanceUid: attempt.job.studyInstanceUid,
+        kind: JOB_KIND,
+        attempt: attempt.attempt,
+        outcome,
+        workerId: this.workerId,
+        startedAt,
+        finishedAt: new Date(),
+        ...(error === undefined ? {} : { error }),
+      });
+    } catch (recordError) {
+      // The database may be what failed; the queue still holds the job's state.
+      this.options.logger.warn('job.history-not-written', { message: errorMessage(recordError) });
+    }
+  }
+
+  private async markFailed(attempt: JobAttempt, failure: { code: string; message: string }) {
+    const { store } = this.options;
+    const uid = attempt.job.studyInstanceUid;
+    try {
+      if ((await store.findStudy(uid)) === undefined) return;
+      await store.recordProblem({
+        studyInstanceUid: uid,
+        kind: 'error',
+        code: failure.code,
+        reason: failure.message,
+        permanent: true,
+      });
+      await store.setStudyStatus(uid, 'failed');
+    } catch (recordError) {
+      this.options.logger.warn('job.failure-not-recorded', { message: errorMessage(recordError) });
+    }
+  }
+}

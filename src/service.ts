@@ -1,0 +1,203 @@
+/**
+ * `jointspace serve`: one process that is the PACS node. It wires the parts together and owns
+ * their lifetimes, in order of dependency:
+ *
+ *   database (configured, or a self-started local cluster) → migrations → store
+ *   → job queue (pg-boss) → model → worker → change poller → HTTP API
+ *
+ * and stops them in reverse. Several processes may run against one database: the queue
+ * hands each job to one of them, and one poller at a time reads Orthanc's change feed.
+ */
+import { hostname } from 'node:os';
+import type { DataSource } from 'typeorm';
+import { createApp } from './api/app.js';
+import type { ReadinessCheck } from './api/health.js';
+import { ServiceMetrics } from './api/metrics.js';
+import { listen } from './api/server.js';
+import type { ServiceConfig } from './config.js';
+import { DicomWebClient } from './dicomweb/client.js';
+import { Grader } from './grading/grader.js';
+import { LateralityModel } from './grading/laterality.js';
+import type { Logger } from './log.js';
+import { PostgresCursorStore } from './orthanc/cursor.js';
+import { ChangePoller } from './orthanc/poller.js';
+import { OrthancRestClient } from './orthanc/rest.js';
+import { eligibilityRules } from './pipeline/eligibility.js';
+import { StudyProcessor } from './pipeline/process-study.js';
+import { StudyQueue } from './pipeline/queue.js';
+import { Worker } from './pipeline/worker.js';
+import { createDataSource, migrate } from './store/data-source.js';
+import { databaseFromEnvironment, type Database } from './store/local-postgres.js';
+import { Store } from './store/repository.js';
+
+export interface RunningService {
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8080/`. */
+  url: string;
+  /** Where a self-started database keeps its data; absent for a configured one. */
+  dataDir?: string;
+  /** Stops everything, newest first; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export async function startService(config: ServiceConfig, logger: Logger): Promise<RunningService> {
+  const stops: (() => Promise<void>)[] = [];
+  const close = async () => {
+    while (stops.length > 0) {
+      const stop = stops.pop();
+      try {
+        await stop?.();
+      } catch (error) {
+        logger.warn('service.stop-failed', { message: String(error) });
+      }
+    }
+  };
+
+  try {
+    const database = await openDatabase(config, logger);
+    stops.push(() => database.stop());
+
+    const dataSource = createDataSource({ url: database.url });
+    await dataSource.initialize();
+    stops.push(() => dataSource.destroy());
+    const ran = await migrate(dataSource);
+    if (ran.length > 0) logger.info('database.migrated', { migrations: ran });
+    const store = new Store(dataSource);
+
+    const queue = await StudyQueue.start({
+      databaseUrl: database.url,
+      retryLimit: config.retryLimit,
+      retryDelaySeconds: config.retryDelaySeconds,
+      jobTimeoutSeconds: config.jobTimeoutSeconds,
+      logger: logger.child({ component: 'queue' }),
+    });
+    stops.push(() => queue.stop());
+
+    const metrics = new ServiceMetrics();
+    metrics.setQueueDepthSource(() => queue.depth());
+
+    const grader = await Grader.create({ device: config.device, logger });
+    stops.push(() => grader.close());
+    const laterality = await LateralityModel.load();
+    stops.push(() => laterality.release());
+
+    const orthancCredentials =
+      config.orthanc.username === undefined || config.orthanc.password === undefined
+        ? {}
+        : { username: config.orthanc.username, password: config.orthanc.password };
+    const dicomweb = new DicomWebClient({
+      url: config.orthanc.dicomWebUrl,
+      ...orthancCredentials,
+      logger: logger.child({ component: 'dicomweb' }),
+    });
+    const orthanc = new OrthancRestClient({ url: config.orthanc.url, ...orthancCredentials });
+
+    const processor = new StudyProcessor({
+      dicomweb,
+      store,
+      grader,
+      laterality,
+      rules: eligibilityRules(),
+      patientKeySecret: config.patientKeySecret,
+      logger: logger.child({ component: 'pipeline' }),
+      observer: metrics,
+      destination: config.orthanc.dicomWebUrl,
+    });
+    const worker = new Worker({
+      queue,
+      processor,
+      store,
+      logger: logger.child({ component: 'worker' }),
+      observer: metrics,
+      concurrency: config.workerConcurrency,
+      workerId: `${hostname()}:${process.pid}`,
+    });
+    await worker.start();
+
+    if (config.pollIntervalMs > 0) {
+      const poller = new ChangePoller({
+        orthanc,
+        cursor: new PostgresCursorStore(dataSource),
+        dataSource,
+        intervalMs: config.pollIntervalMs,
+        start: config.pollStart,
+        logger: logger.child({ component: 'poller' }),
+        onStableStudy: async (event) => {
+          metrics.intake('poll');
+          await queue.enqueue({
+            studyInstanceUid: event.studyInstanceUid,
+            source: 'poll',
+            force: false,
+            orthancStudyId: event.orthancStudyId,
+          });
+        },
+      });
+      poller.start();
+      stops.push(() => poller.stop());
+    }
+
+    const app = createApp({
+      apiTokens: config.apiTokens,
+      webhookSecret: config.webhookSecret,
+      store,
+      queue,
+      readiness: readinessChecks(dataSource, orthanc, grader),
+      metrics,
+      logger: logger.child({ component: 'api' }),
+    });
+    const server = await listen(app, config.host, config.port);
+    stops.push(() => server.close());
+
+    logger.info('service.started', {
+      url: server.url,
+      workers: config.workerConcurrency,
+      polling: config.pollIntervalMs > 0 ? `${config.pollIntervalMs} ms` : 'off',
+      model: grader.model.id,
+      ...(database.dataDir === undefined ? {} : { dataDir: database.dataDir }),
+    });
+    return {
+      url: server.url,
+      ...(database.dataDir === undefined ? {} : { dataDir: database.dataDir }),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function openDatabase(config: ServiceConfig, logger: Logger): Promise<Database> {
+  const env: NodeJS.ProcessEnv = {
+    ...(config.databaseUrl === undefined ? {} : { JOINTSPACE_DATABASE_URL: config.databaseUrl }),
+    ...(config.dataDir === undefined ? {} : { JOINTSPACE_DATA_DIR: config.dataDir }),
+  };
+  return databaseFromEnvironment(env, logger.child({ component: 'local-postgres' }));
+}
+
+function readinessChecks(
+  dataSource: DataSource,
+  orthanc: OrthancRestClient,
+  grader: Grader,
+): ReadinessCheck[] {
+  return [
+    {
+      name: 'database',
+      check: async () => {
+        await dataSource.query('SELECT 1');
+      },
+    },
+    {
+      name: 'orthanc',
+      check: async () => {
+        await orthanc.system();
+      },
+    },
+    {
+      name: 'model',
+      // One inference on a blank input (a few milliseconds): proves the session still runs.
+      check: async () => {
+        const size = grader.model.manifest.input.size;
+        await grader.model.run([new Float32Array(size * size)]);
+      },
+    },
+  ];
+}
