@@ -23,6 +23,7 @@ import { PostgresCursorStore } from './orthanc/cursor.js';
 import { ChangePoller } from './orthanc/poller.js';
 import { OrthancRestClient } from './orthanc/rest.js';
 import { eligibilityRules } from './pipeline/eligibility.js';
+import type { JobQueue } from './pipeline/job.js';
 import { StudyProcessor } from './pipeline/process-study.js';
 import { StudyQueue } from './pipeline/queue.js';
 import { Worker } from './pipeline/worker.js';
@@ -63,6 +64,13 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     if (ran.length > 0) logger.info('database.migrated', { migrations: ran });
     const store = new Store(dataSource);
 
+    // Created before the queue, so they are released after it: stopping the queue waits for
+    // running jobs, which still need the models.
+    const grader = await Grader.create({ device: config.device, logger });
+    stops.push(() => grader.close());
+    const laterality = await LateralityModel.load();
+    stops.push(() => laterality.release());
+
     const queue = await StudyQueue.start({
       databaseUrl: database.url,
       retryLimit: config.retryLimit,
@@ -72,13 +80,17 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     });
     stops.push(() => queue.stop());
 
+    // Every intake path records the study before queueing it, so the API answers `received`
+    // for a study that waits, instead of 404.
+    const intake: JobQueue = {
+      enqueue: async (job) => {
+        await store.upsertStudy(job.studyInstanceUid);
+        return queue.enqueue(job);
+      },
+      depth: () => queue.depth(),
+    };
     const metrics = new ServiceMetrics();
     metrics.setQueueDepthSource(() => queue.depth());
-
-    const grader = await Grader.create({ device: config.device, logger });
-    stops.push(() => grader.close());
-    const laterality = await LateralityModel.load();
-    stops.push(() => laterality.release());
 
     const orthancCredentials =
       config.orthanc.username === undefined || config.orthanc.password === undefined
@@ -123,7 +135,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
         logger: logger.child({ component: 'poller' }),
         onStableStudy: async (event) => {
           metrics.intake('poll');
-          await queue.enqueue({
+          await intake.enqueue({
             studyInstanceUid: event.studyInstanceUid,
             source: 'poll',
             force: false,
@@ -139,7 +151,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       apiTokens: config.apiTokens,
       webhookSecret: config.webhookSecret,
       store,
-      queue,
+      queue: intake,
       readiness: readinessChecks(dataSource, orthanc, grader),
       metrics,
       logger: logger.child({ component: 'api' }),

@@ -246,7 +246,7 @@ export const openApiDocument: OpenApiDocument = {
       },
       Study: {
         type: 'object',
-        required: ['studyInstanceUid', 'status', 'knees', 'refusals'],
+        required: ['studyInstanceUid', 'status', 'knees', 'refusals', 'errors'],
         properties: {
           studyInstanceUid: UID_SCHEMA,
           status: {
@@ -255,6 +255,19 @@ export const openApiDocument: OpenApiDocument = {
           },
           knees: { type: 'array', items: { $ref: '#/components/schemas/Knee' } },
           refusals: { type: 'array', items: { $ref: '#/components/schemas/Refusal' } },
+          errors: {
+            type: 'array',
+            description: 'Why the latest attempt failed (empty unless status is failed)',
+            items: { $ref: '#/components/schemas/StudyError' },
+          },
+        },
+      },
+      StudyError: {
+        type: 'object',
+        required: ['code', 'reason'],
+        properties: {
+          code: { type: 'string', description: 'e.g. pacs-rejected, pacs-unavailable' },
+          reason: { type: 'string' },
         },
       },
       Knee: {

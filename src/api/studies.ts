@@ -21,6 +21,8 @@ export interface StudyResponse {
     model: string;
   }[];
   refusals: { sopInstanceUid: string | null; reason: string }[];
+  /** Why the latest attempt failed, when it did. */
+  errors: { code: string; reason: string }[];
 }
 
 export function studyResponse(studyInstanceUid: string, report: StudyReport): StudyResponse {
@@ -38,6 +40,7 @@ export function studyResponse(studyInstanceUid: string, report: StudyReport): St
       sopInstanceUid: refusal.sopInstanceUid,
       reason: refusal.reason,
     })),
+    errors: report.errors.map((error) => ({ code: error.code, reason: error.reason })),
   };
 }
 

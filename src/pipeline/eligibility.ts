@@ -58,7 +58,9 @@ export function assessInstance(
 
   const modality = normalise(instance.modality);
   if (modality !== '' && !rules.modalities.has(modality)) {
-    return refuse(`modality ${modality} is not a plain radiograph (CR, DX)`);
+    return refuse(
+      `modality ${modality} is not a plain radiograph (accepted: ${[...rules.modalities].join(', ')})`,
+    );
   }
 
   const sopClass = instance.sopClassUid?.trim();

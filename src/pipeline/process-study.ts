@@ -124,7 +124,19 @@ export class StudyProcessor {
       }),
     );
     if (found.length === 0) {
-      return { status: 'not-found', note: 'the PACS has no instances of this study', ...empty() };
+      const note = 'the PACS has no instances of this study (deleted, or never stored)';
+      if ((await store.findStudy(studyUid)) !== undefined) {
+        await store.beginAttempt(studyUid);
+        await store.recordProblem({
+          studyInstanceUid: studyUid,
+          kind: 'error',
+          code: 'not-in-pacs',
+          reason: note,
+          permanent: true,
+        });
+        await store.finishAttempt(studyUid, 'failed', null);
+      }
+      return { status: 'not-found', note, ...empty() };
     }
 
     const ownSeries = new Set([

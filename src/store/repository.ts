@@ -111,11 +111,18 @@ export interface RefusalReport {
   reason: string;
 }
 
+/** A failure of the study's latest attempt (the PACS rejected a write, retries ran out). */
+export interface ErrorReport {
+  code: string;
+  reason: string;
+}
+
 /** What `GET /api/studies/{uid}` answers. */
 export interface StudyReport {
   status: StudyStatus;
   knees: KneeReport[];
   refusals: RefusalReport[];
+  errors: ErrorReport[];
 }
 
 export interface ProblemRecord extends Omit<Problem, 'studyId' | 'imageId'> {
@@ -352,6 +359,7 @@ export class Store {
       status: study.status,
       knees: await knees(manager, study.id),
       refusals: await refusals(manager, study.id),
+      errors: await errors(manager, study.id),
     }));
   }
 
@@ -366,7 +374,7 @@ export class Store {
     if (image === null) {
       throw new JointspaceError(
         'invalid-argument',
-        `no image with SOP Instance UID ${sopInstanceUid}`,
+        'no image with that SOP Instance UID is recorded',
       );
     }
     return image;
@@ -425,6 +433,19 @@ async function refusals(manager: EntityManager, studyId: string): Promise<Refusa
   return rows.map((row) => ({ sopInstanceUid: row.sop_instance_uid, reason: row.reason }));
 }
 
+async function errors(manager: EntityManager, studyId: string): Promise<ErrorReport[]> {
+  const rows: { code: string; reason: string }[] = await manager.query(
+    `SELECT p.code, p.reason
+       FROM problems p
+       JOIN studies s ON s.id = p.study_id
+      WHERE p.study_id = $1 AND p.kind = 'error'
+        AND p.created_at >= coalesce(s.attempt_started_at, '-infinity')
+      ORDER BY p.created_at, p.id`,
+    [studyId],
+  );
+  return rows.map((row) => ({ code: row.code, reason: row.reason }));
+}
+
 /** The database column of an entity property (`studyId` → `study_id`). */
 function column(columns: Record<string, unknown>, property: string): string {
   const options = columns[property] as { name?: string } | undefined;
@@ -448,10 +469,11 @@ export function withoutCredentials(url: string): string {
   return parsed.toString();
 }
 
-function unknownStudy(studyInstanceUid: string): JointspaceError {
+/** The message leaves the UID out: it may reach logs, which carry no identifiers. */
+function unknownStudy(_studyInstanceUid: string): JointspaceError {
   return new JointspaceError(
     'invalid-argument',
-    `no study with Study Instance UID ${studyInstanceUid}`,
+    'no study with that Study Instance UID is recorded',
   );
 }
 

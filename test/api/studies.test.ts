@@ -129,6 +129,7 @@ test('a graded study answers its knees and its refusals', async (t) => {
         },
       ],
       refusals: [{ sopInstanceUid: CHEST_IMAGE, reason: NOT_A_KNEE }],
+      errors: [],
     });
   });
 });

@@ -261,6 +261,17 @@ test.serial(
     t.deepEqual(report?.refusals, [
       { sopInstanceUid: SECOND_IMAGE, reason: 'not a knee radiograph (score 0.04)' },
     ]);
+    t.deepEqual(report?.errors, [
+      { code: 'pacs-unavailable', reason: 'PACS did not answer within 30 s' },
+    ]);
+
+    // A new attempt starts with a clean report; the history stays in the table.
+    await store.beginAttempt(STUDY);
+    const fresh = await store.getStudyReport(STUDY);
+    t.deepEqual(fresh?.refusals, []);
+    t.deepEqual(fresh?.errors, []);
+    t.is(fresh?.status, 'processing');
+    t.is((await store.listProblems(STUDY)).length, 2);
 
     const jobs = await store.listJobs(STUDY);
     t.deepEqual(
