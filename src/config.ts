@@ -72,6 +72,13 @@ export const CONFIG_VARIABLES = [
     secret: false,
   },
   {
+    name: 'JOINTSPACE_MODEL_DIR',
+    required: false,
+    description:
+      'absolute path of a folder with model.json, model.onnx, laterality.json and laterality.onnx (another model version); the shipped models/knee-kl when unset',
+    secret: false,
+  },
+  {
     name: 'JOINTSPACE_API_TOKENS',
     required: true,
     description:
@@ -158,6 +165,8 @@ export interface ServiceConfig {
   orthanc: { url: string; dicomWebUrl: string; username?: string; password?: string };
   databaseUrl?: string;
   dataDir?: string;
+  /** Folder of the grading and laterality models; the shipped models/knee-kl when absent. */
+  modelDir?: string;
   apiTokens: string[];
   webhookSecret: string;
   pollIntervalMs: number;
@@ -196,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     orthanc: reader.orthanc(),
     databaseUrl: reader.databaseUrl('JOINTSPACE_DATABASE_URL'),
     dataDir: reader.absolutePath('JOINTSPACE_DATA_DIR'),
+    modelDir: reader.absolutePath('JOINTSPACE_MODEL_DIR'),
     apiTokens: reader.tokens('JOINTSPACE_API_TOKENS'),
     webhookSecret: reader.headerSecret('JOINTSPACE_WEBHOOK_SECRET'),
     pollIntervalMs: reader.pollInterval('JOINTSPACE_POLL_INTERVAL_MS'),

@@ -66,9 +66,13 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
 
     // Created before the queue, so they are released after it: stopping the queue waits for
     // running jobs, which still need the models.
-    const grader = await Grader.create({ device: config.device, logger });
+    const grader = await Grader.create({
+      device: config.device,
+      logger,
+      ...(config.modelDir === undefined ? {} : { directory: config.modelDir }),
+    });
     stops.push(() => grader.close());
-    const laterality = await LateralityModel.load();
+    const laterality = await LateralityModel.load(config.modelDir);
     stops.push(() => laterality.release());
 
     const queue = await StudyQueue.start({

@@ -170,7 +170,7 @@ export const openApiDocument: OpenApiDocument = {
     '/readyz': {
       get: {
         operationId: 'readiness',
-        summary: 'Whether every dependency (database, queue, PACS) answers',
+        summary: 'Whether every dependency (database, Orthanc, the model) answers',
         tags: ['operations'],
         security: [],
         responses: {

@@ -24,11 +24,7 @@ import {
 export const COMPARISONS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'present'] as const;
 export type Comparison = (typeof COMPARISONS)[number];
 
-export type Condition =
-  | { all: Condition[] }
-  | { any: Condition[] }
-  | { not: Condition }
-  | FactTest;
+export type Condition = { all: Condition[] } | { any: Condition[] } | { not: Condition } | FactTest;
 
 export interface FactTest {
   fact: string;
@@ -254,7 +250,9 @@ function describeTest({ fact, op, operand }: FactTest): string {
   const spec = FACT_CATALOGUE.get(fact);
   const label = spec?.label ?? fact;
   if (op === 'present') return operand === true ? `${label} recorded` : `no ${label} recorded`;
-  if (typeof operand === 'boolean') return `${label}: ${op === 'ne' ? 'not ' : ''}${operand ? 'yes' : 'no'}`;
+  if (typeof operand === 'boolean') {
+    return `${label}: ${op === 'ne' ? 'not ' : ''}${operand ? 'yes' : 'no'}`;
+  }
   const show = (v: FactValue) => {
     if (typeof v !== 'number' || spec?.unit === undefined) return String(v);
     return spec.unit.startsWith('/') ? `${String(v)}${spec.unit}` : `${String(v)} ${spec.unit}`;

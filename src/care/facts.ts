@@ -185,12 +185,10 @@ export const FACT_CATALOGUE: ReadonlyMap<string, FactSpec> = new Map<string, Fac
   ['koosJr', { type: 'number', label: 'KOOS JR', unit: '/100' }],
   ['koosPain', { type: 'number', label: 'KOOS pain', unit: '/100' }],
   ['koosAdl', { type: 'number', label: 'KOOS daily living', unit: '/100' }],
-  ...CONDITION_CODES.map(
-    (code): [string, FactSpec] => [
-      `condition.${code}`,
-      { type: 'boolean', label: CONDITION_LABELS[code] },
-    ],
-  ),
+  ...CONDITION_CODES.map((code): [string, FactSpec] => [
+    `condition.${code}`,
+    { type: 'boolean', label: CONDITION_LABELS[code] },
+  ]),
   ...TREATMENT_CODES.flatMap((code): [string, FactSpec][] => [
     [`treatment.${code}.tried`, { type: 'boolean', label: `${TREATMENT_LABELS[code]} tried` }],
     [`treatment.${code}.current`, { type: 'boolean', label: `on ${TREATMENT_LABELS[code]} now` }],
@@ -464,7 +462,9 @@ export function describeFact(name: string, value: FactValue): string {
   if (typeof value === 'boolean') return `${label}: ${value ? 'yes' : 'no'}`;
   const unit = spec?.unit;
   if (unit === undefined) return `${label} ${String(value)}`;
-  return unit.startsWith('/') ? `${label} ${String(value)}${unit}` : `${label} ${String(value)} ${unit}`;
+  return unit.startsWith('/')
+    ? `${label} ${String(value)}${unit}`
+    : `${label} ${String(value)} ${unit}`;
 }
 
 function isDate(value: string): boolean {
