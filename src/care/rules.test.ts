@@ -62,7 +62,11 @@ const broken: [string, (doc: ReturnType<typeof minimal>) => void, RegExp][] = [
     (d) => (d.guidelines = { 'NICE NG226 2022': { citation: 'x', url: 'http://nice' } }),
     /guidelines\["NICE NG226 2022"\]\.url must be an https URL$/,
   ],
-  ['rule id', (d) => (d.rules[0] = { ...rule('1x') }), /: rules\[0\]\.id must be a letter/],
+  [
+    'rule id',
+    (d) => (d.rules[0] = { ...rule('1x') }),
+    /: rules\[0\]\.id must be a capital letter followed by/,
+  ],
   [
     'duplicate id',
     (d) => (d.rules[1] = rule('R1')),
