@@ -96,26 +96,40 @@ export function encodeValue(value: string): string {
   );
 }
 
+/** Socket errors after which a GET is sent once more on a fresh connection. */
+const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET']);
+
 async function send(connection: Connection, request: PacsRequest, url: URL): Promise<PacsResponse> {
   const headers: Record<string, string> = { accept: request.accept };
   if (request.contentType !== undefined) headers['content-type'] = request.contentType;
   if (connection.authorization !== undefined) headers.authorization = connection.authorization;
+  const method = request.method ?? 'GET';
 
-  try {
-    const response = await fetch(url, {
-      method: request.method ?? 'GET',
-      headers,
-      body: request.body ?? null,
-      signal: AbortSignal.timeout(connection.timeoutMs),
-    });
-    const body = new Uint8Array(await response.arrayBuffer());
-    return {
-      status: response.status,
-      contentType: response.headers.get('content-type') ?? undefined,
-      body,
-    };
-  } catch (error) {
-    throw unreachable(request.transaction, error, connection.timeoutMs);
+  // A server may close an idle keep-alive connection just as a request goes out on it (Orthanc
+  // closes them after its KeepAliveTimeout). A GET changes nothing, so it is repeated once.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(url, {
+        method,
+        headers,
+        body: request.body ?? null,
+        signal: AbortSignal.timeout(connection.timeoutMs),
+      });
+      const body = new Uint8Array(await response.arrayBuffer());
+      return {
+        status: response.status,
+        contentType: response.headers.get('content-type') ?? undefined,
+        body,
+      };
+    } catch (error) {
+      if (method === 'GET' && attempt === 1 && STALE_CONNECTION.has(networkCode(error))) {
+        connection.logger?.debug('dicomweb.retry-stale-connection', {
+          transaction: request.transaction,
+        });
+        continue;
+      }
+      throw unreachable(request.transaction, error, connection.timeoutMs);
+    }
   }
 }
 
