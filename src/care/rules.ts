@@ -7,8 +7,8 @@
  * src/care/README.md. A hand-edited file that is wrong fails with a message naming the field
  * and what was expected, never with a half-loaded table.
  */
-import { readFileSync } from 'node:fs';
-import { JointspaceError, errorMessage } from '../errors.js';
+import { JointspaceError } from '../errors.js';
+import { loadMapping } from '../mappings.js';
 import { fromRoot } from '../paths.js';
 import { ConditionError, parseCondition, type Condition } from './conditions.js';
 
@@ -93,26 +93,9 @@ export interface CareRules {
   rules: CareRule[];
 }
 
-let cached: CareRules | undefined;
-
-/** The rules of mappings/care-rules.json, read and validated once per process. */
+/** The rules of mappings/care-rules.json (or `path`), read and validated once per process. */
 export function careRules(path = CARE_RULES_PATH): CareRules {
-  if (path === CARE_RULES_PATH && cached !== undefined) return cached;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new JointspaceError(
-      'invalid-configuration',
-      `care rules ${path}: ${errorMessage(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const rules = parseCareRules(json, path);
-  if (path === CARE_RULES_PATH) cached = rules;
-  return rules;
+  return loadMapping(path, 'care rules', (json) => parseCareRules(json, path));
 }
 
 const FILE_FIELDS = ['kind', 'version', 'status', 'about', 'guidelines', 'rules'];

@@ -6,8 +6,8 @@
  * decides on the pixels). jointspace's own output is recognised first and ignored without a
  * refusal, so the objects it writes back never come round as work.
  */
-import { readFileSync } from 'node:fs';
-import { JointspaceError, errorMessage } from '../errors.js';
+import { JointspaceError } from '../errors.js';
+import { loadMapping } from '../mappings.js';
 import { fromRoot } from '../paths.js';
 import { MANUFACTURER } from '../sr/dataset.js';
 
@@ -94,24 +94,9 @@ function bodyPartKey(value: string | undefined): string {
   return normalise(value).replace(/[\s_]+/g, '');
 }
 
-let cached: EligibilityRules | undefined;
-
-/** The rules of mappings/eligibility.json, read and validated once per process. */
+/** The rules of mappings/eligibility.json (or `path`), read and validated once per process. */
 export function eligibilityRules(path = ELIGIBILITY_RULES_PATH): EligibilityRules {
-  if (path === ELIGIBILITY_RULES_PATH && cached !== undefined) return cached;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new JointspaceError(
-      'invalid-configuration',
-      `eligibility rules ${path}: ${errorMessage(error)}`,
-      { cause: error },
-    );
-  }
-  const rules = parseRules(json, path);
-  if (path === ELIGIBILITY_RULES_PATH) cached = rules;
-  return rules;
+  return loadMapping(path, 'eligibility rules', (json) => parseRules(json, path));
 }
 
 /** Validates every field, so a hand-edited file fails with a message naming the field. */
