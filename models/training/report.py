@@ -123,6 +123,7 @@ def main() -> None:
         "training_minutes": f"{(metrics['trainingSeconds'] or 0) / 60:.0f}",
         "config": json.dumps(cfg, indent=2),
         "input_size": str(cfg["input"]["size"]),
+        "ordinal_weight": f"{cfg['train'].get('ordinalWeight', 0.0):g}",
         "targets": targets_paragraph(metrics),
         "map_size": " x ".join(str(n) for n in net.map_shape[1:]),
         **tables(metrics),
