@@ -9,9 +9,9 @@
  * `CONFIG_VARIABLES` is the one list of variables, defaults and meanings: the README table and
  * the `serve --help` text are generated from it.
  */
+import { ConfigurationProblems } from './config-problems.js';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
-import { JointspaceError } from './errors.js';
 import type { Level } from './log.js';
 
 export interface ConfigVariable {
@@ -239,22 +239,16 @@ function variable(name: ConfigVariableName): ConfigVariable {
  * placeholder for a bad value so reading can go on.
  */
 class EnvironmentReader {
-  private readonly problems: string[] = [];
+  private readonly problems = new ConfigurationProblems('invalid configuration');
 
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
   problem(name: ConfigVariableName, text: string): void {
-    this.problems.push(`${name}: ${text}`);
+    this.problems.add(name, text);
   }
 
   throwIfProblems(): void {
-    if (this.problems.length === 0) return;
-    const count = this.problems.length === 1 ? '1 problem' : `${this.problems.length} problems`;
-    throw new JointspaceError(
-      'invalid-configuration',
-      `invalid configuration (${count}):\n${this.problems.map((line) => `- ${line}`).join('\n')}`,
-      { status: 500, permanent: true },
-    );
+    this.problems.throwIfAny();
   }
 
   /** The value, else the default; empty counts as unset. Secrets are not trimmed. */

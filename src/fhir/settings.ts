@@ -11,10 +11,10 @@
  * `FHIR_CONFIG_VARIABLES` lists the variables in the shape of src/config.ts CONFIG_VARIABLES,
  * so they can be merged into it.
  */
+import { ConfigurationProblems } from '../config-problems.js';
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { JointspaceError } from '../errors.js';
 
 export type SigningAlgorithm = 'RS384' | 'ES384';
 
@@ -160,22 +160,16 @@ export function fhirSettingsFromEnv(
 }
 
 class FhirEnvironment {
-  private readonly problems: string[] = [];
+  private readonly problems = new ConfigurationProblems('invalid FHIR configuration');
 
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
   problem(name: FhirVariableName, text: string): void {
-    this.problems.push(`${name}: ${text}`);
+    this.problems.add(name, text);
   }
 
   throwIfProblems(): void {
-    if (this.problems.length === 0) return;
-    const count = this.problems.length === 1 ? '1 problem' : `${this.problems.length} problems`;
-    throw new JointspaceError(
-      'invalid-configuration',
-      `invalid FHIR configuration (${count}):\n${this.problems.map((p) => `- ${p}`).join('\n')}`,
-      { status: 500, permanent: true },
-    );
+    this.problems.throwIfAny();
   }
 
   /** The value as set; empty counts as unset, and only values that are not secret are trimmed. */
@@ -209,8 +203,9 @@ class FhirEnvironment {
 
     if (groups.length > 1) {
       const set = groups.map((g) => g.names.filter((name) => this.given(name) !== undefined));
-      this.problems.push(
-        `${set.flat().join(', ')}: expected variables of one authentication method, got ${groups.map((g) => g.method).join(' and ')}`,
+      this.problems.add(
+        set.flat().join(', '),
+        `expected variables of one authentication method, got ${groups.map((g) => g.method).join(' and ')}`,
       );
       return { kind: 'none' };
     }
