@@ -47,9 +47,12 @@ class KneeKLNet(nn.Module):
         classes: int = 5,
         head: str = "gap",
         input_size: int = 224,
+        flip_average: bool = False,
     ):
         super().__init__()
         self.head = head
+        # At inference only: average the logits of the image and of its mirror image.
+        self.flip_average = flip_average
         self.stem = nn.Sequential(
             nn.Conv2d(1, widths[0], 5, 2, 2, bias=False),
             nn.BatchNorm2d(widths[0]),
@@ -85,7 +88,11 @@ class KneeKLNet(nn.Module):
         return torch.einsum("kchw,nchw->nkhw", weight.view(-1, *self.map_shape), fmap)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.head_input(self.feature_map(x))))
+        logits = self.classifier(self.dropout(self.head_input(self.feature_map(x))))
+        if self.training or not self.flip_average:
+            return logits
+        mirrored = self.classifier(self.head_input(self.feature_map(torch.flip(x, dims=[3]))))
+        return (logits + mirrored) / 2
 
 
 class KneeKLExport(nn.Module):
@@ -99,8 +106,15 @@ class KneeKLExport(nn.Module):
     def forward(self, x: torch.Tensor):
         fmap = self.net.feature_map(x)
         logits = self.net.classifier(self.net.head_input(fmap))
+        cam = self.net.contributions(fmap)
+        if self.net.flip_average:
+            # The mirror image's map is mirrored back, so each cell stays where it is in the
+            # image; the averaged map still sums (bias aside) to the averaged logits.
+            mirrored = self.net.feature_map(torch.flip(x, dims=[3]))
+            logits = (logits + self.net.classifier(self.net.head_input(mirrored))) / 2
+            cam = (cam + torch.flip(self.net.contributions(mirrored), dims=[3])) / 2
         probabilities = torch.softmax(logits * self.inv_temperature, dim=1)
-        return probabilities, logits, self.net.contributions(fmap)
+        return probabilities, logits, cam
 
 
 def build_net(cfg: dict) -> KneeKLNet:
@@ -111,4 +125,5 @@ def build_net(cfg: dict) -> KneeKLNet:
         network["blocks"],
         head=network.get("head", "gap"),
         input_size=cfg["input"]["size"],
+        flip_average=cfg.get("inference", {}).get("flipAverage", False),
     )

@@ -124,6 +124,13 @@ def main() -> None:
         "config": json.dumps(cfg, indent=2),
         "input_size": str(cfg["input"]["size"]),
         "ordinal_weight": f"{cfg['train'].get('ordinalWeight', 0.0):g}",
+        "inference": (
+            "the logits of the image and of its mirror image are averaged inside the graph "
+            "(the heat map likewise, mirrored back), which added 0.015 accuracy and 0.009 kappa "
+            "on val for the same weights; inference costs two passes"
+            if cfg.get("inference", {}).get("flipAverage", False)
+            else "one pass over the image as given"
+        ),
         "targets": targets_paragraph(metrics),
         "map_size": " x ".join(str(n) for n in net.map_shape[1:]),
         **tables(metrics),

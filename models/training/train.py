@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -106,6 +107,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "models/knee-kl"))
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--limit", type=int, help="use at most this many train images (experiments)")
+    parser.add_argument(
+        "--from-weights",
+        help="skip training: calibrate, export and report these weights (e.g. after an inference setting changed)",
+    )
     args = parser.parse_args()
 
     cfg = json.loads(Path(args.config).read_text())
@@ -121,9 +126,9 @@ def main() -> None:
 
     train_x, train_y, _ = load_split(str(ROOT / cfg["data"]["train"]), size, limit or args.limit)
     val_x, val_y, _ = load_split(str(ROOT / cfg["data"]["val"]), size, limit)
-    epochs = 1 if args.smoke else tcfg["epochs"]
+    epochs = 0 if args.from_weights else 1 if args.smoke else tcfg["epochs"]
     steps_per_epoch = 1 if args.smoke else len(train_x) // tcfg["batchSize"]
-    total_steps = epochs * steps_per_epoch
+    total_steps = max(1, epochs * steps_per_epoch)
 
     net = build_net(cfg)
     ema = copy.deepcopy(net)
@@ -131,10 +136,16 @@ def main() -> None:
     optimiser = torch.optim.AdamW(
         net.parameters(), lr=tcfg["learningRate"], weight_decay=tcfg["weightDecay"]
     )
+    previous = {}
+    if args.from_weights:
+        ema.load_state_dict(torch.load(args.from_weights, map_location="cpu"))
+        if (out / "metrics.json").exists():
+            previous = json.loads((out / "metrics.json").read_text())
     log_path = out / "training-log.jsonl"
-    log = log_path.open("w")
+    # Weights given: the log of the run that made them stays as it is.
+    log = open(os.devnull, "w") if args.from_weights else log_path.open("w")
     generator = torch.Generator().manual_seed(cfg["seed"])
-    best = {"qwk": -1.0}
+    best = {"qwk": -1.0, "epoch": previous.get("selectedEpoch")}
     best_state = copy.deepcopy(ema.state_dict())
     step = 0
     started = time.time()
@@ -212,11 +223,13 @@ def main() -> None:
         "model": f"{cfg['modelName']}@{cfg['modelVersion']}",
         "split": "val",
         "selectedEpoch": best.get("epoch"),
-        "epochs": epochs,
+        "epochs": previous.get("epochs", epochs) if args.from_weights else epochs,
         "temperature": temperature,
         **calibrated,
         "ece_uncalibrated": uncalibrated["ece"],
-        "trainingSeconds": round(time.time() - started, 1),
+        "trainingSeconds": previous.get("trainingSeconds")
+        if args.from_weights
+        else round(time.time() - started, 1),
         "torch": torch.__version__,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
