@@ -183,7 +183,7 @@ export class StudyProcessor {
 
     const decoded: Decoded[] = [];
     for (const candidate of eligible) {
-      await store.recordImage(imageRecord(studyUid, candidate));
+      // The image row is written with its outcome (graded, refused, failed), not before.
       const bytes = await this.timed('fetch', () =>
         this.options.dicomweb.retrieveInstance(candidate.reference, { transferSyntax: '*' }),
       );
@@ -323,7 +323,6 @@ export class StudyProcessor {
       );
     }
 
-    const previously = new Set((await store.listAudit(studyUid)).map((entry) => entry.objectId));
     const srUid = measurementReportUids(studyUid, model).sopInstanceUid;
     const objects: { kind: 'sr' | 'overlay'; uid: string }[] = [
       { kind: 'sr', uid: srUid },
@@ -333,15 +332,11 @@ export class StudyProcessor {
           .sopInstanceUid,
       })),
     ];
-    for (const object of objects) {
-      await store.recordAudit({
-        studyInstanceUid: studyUid,
-        objectKind: object.kind,
-        objectId: object.uid,
-        destination: this.options.destination,
-        action: previously.has(object.uid) ? 'replaced' : 'stored',
-      });
-    }
+    await store.recordWrites(
+      studyUid,
+      this.options.destination,
+      objects.map((object) => ({ kind: object.kind, id: object.uid })),
+    );
 
     for (const g of graded) {
       const sop = g.entry.candidate.reference.sopInstanceUid;

@@ -339,6 +339,38 @@ export class Store {
     );
   }
 
+  /**
+   * Records several objects written for a study in one statement; each is `replaced` when an
+   * entry for the same object exists already, else `stored`. Used once per pipeline run, where
+   * a round trip per object would be the larger part of the bookkeeping.
+   */
+  async recordWrites(
+    studyInstanceUid: string,
+    destination: string,
+    objects: readonly { kind: AuditObjectKind; id: string }[],
+  ): Promise<void> {
+    if (objects.length === 0) return;
+    const result: unknown[] = await guard(() =>
+      this.dataSource.query(
+        `INSERT INTO audit_entries (study_id, object_kind, object_id, destination, action)
+         SELECT s.id, o.kind, o.id, $2,
+                CASE WHEN EXISTS (SELECT 1 FROM audit_entries a
+                                   WHERE a.study_id = s.id AND a.object_id = o.id)
+                     THEN 'replaced' ELSE 'stored' END
+           FROM studies s, unnest($3::text[], $4::text[]) AS o(kind, id)
+          WHERE s.study_instance_uid = $1
+         RETURNING id`,
+        [
+          studyInstanceUid,
+          withoutCredentials(destination),
+          objects.map((object) => object.kind),
+          objects.map((object) => object.id),
+        ],
+      ),
+    );
+    if (result.length === 0) throw unknownStudy(studyInstanceUid);
+  }
+
   /** The objects written for a study, oldest first. */
   async listAudit(studyInstanceUid: string): Promise<AuditEntry[]> {
     const study = await this.study(studyInstanceUid);

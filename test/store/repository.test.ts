@@ -294,6 +294,33 @@ test.serial(
 );
 
 test.serial(
+  'objects written in one statement: stored the first time, replaced after',
+  async (t) => {
+    const { store } = ready();
+    const study = '2.25.100000000000000000000000000000000077';
+    await store.upsertStudy(study);
+    const objects = [
+      { kind: 'sr' as const, id: '2.25.100000000000000000000000000000000078' },
+      { kind: 'overlay' as const, id: '2.25.100000000000000000000000000000000079' },
+    ];
+    await store.recordWrites(study, 'http://user:pw@pacs.invalid/dicom-web/', objects);
+    await store.recordWrites(study, 'http://pacs.invalid/dicom-web/', objects.slice(0, 1));
+    const audit = await store.listAudit(study);
+    t.deepEqual(
+      audit.map((entry) => [entry.objectKind, entry.action, entry.destination]),
+      [
+        ['sr', 'stored', 'http://pacs.invalid/dicom-web/'],
+        ['overlay', 'stored', 'http://pacs.invalid/dicom-web/'],
+        ['sr', 'replaced', 'http://pacs.invalid/dicom-web/'],
+      ].sort((a, b) => (a[1] === b[1] ? 0 : a[1] === 'stored' ? -1 : 1)),
+    );
+    await t.throwsAsync(store.recordWrites('2.25.123', 'http://pacs.invalid/', objects), {
+      message: /no study/,
+    });
+  },
+);
+
+test.serial(
   'a study with audit entries cannot be deleted; its other rows go with it',
   async (t) => {
     const { dataSource } = ready();
