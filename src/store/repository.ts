@@ -13,7 +13,6 @@ import {
   ImageSchema,
   JobRecordSchema,
   ProblemSchema,
-  ResultSchema,
   StudySchema,
   type AuditAction,
   type AuditEntry,
@@ -161,17 +160,18 @@ export class Store {
    * Starts an attempt at a study: creates it if new (with its patient key when known), marks it
    * processing and stamps the attempt, so the report shows this attempt's problems only.
    */
-  async beginAttempt(studyInstanceUid: string, patientKey?: string): Promise<Study> {
-    await this.upsertStudy(studyInstanceUid, patientKey);
+  async beginAttempt(studyInstanceUid: string, patientKey?: string): Promise<void> {
+    // One statement: this runs once per job, and round trips are most of its cost.
     await guard(() =>
       this.dataSource.query(
-        `UPDATE studies SET status = 'processing', attempt_started_at = clock_timestamp(),
-                updated_at = now()
-          WHERE study_instance_uid = $1`,
-        [studyInstanceUid],
+        `INSERT INTO studies (study_instance_uid, patient_key, status, attempt_started_at)
+         VALUES ($1, $2, 'processing', clock_timestamp())
+         ON CONFLICT (study_instance_uid) DO UPDATE
+            SET status = 'processing', attempt_started_at = clock_timestamp(), updated_at = now(),
+                patient_key = coalesce(EXCLUDED.patient_key, studies.patient_key)`,
+        [studyInstanceUid, patientKey ?? null],
       ),
     );
-    return this.study(studyInstanceUid);
   }
 
   /** Ends an attempt: the study's status and, when it was graded, the digest of its inputs. */
@@ -227,27 +227,28 @@ export class Store {
 
   /** Saves a knee's grade; a second save for the same image, model and knee replaces it. */
   async saveResult(input: ResultInput): Promise<void> {
-    const image = await this.image(input.sopInstanceUid);
-    await guard(() =>
-      this.dataSource
-        .createQueryBuilder()
-        .insert()
-        .into(ResultSchema)
-        .values({
-          imageId: image.id,
-          laterality: input.laterality,
-          klGrade: input.klGrade,
-          probabilities: input.probabilities,
-          confidence: input.confidence,
-          modelId: input.modelId,
-          timings: input.timings ?? {},
-        })
-        .orUpdate(
-          ['kl_grade', 'probabilities', 'confidence', 'timings', 'created_at'],
-          ['image_id', 'model_id', 'laterality'],
-        )
-        .execute(),
+    const rows: unknown[] = await guard(() =>
+      this.dataSource.query(
+        `INSERT INTO results
+                (image_id, laterality, kl_grade, probabilities, confidence, model_id, timings)
+         SELECT i.id, $2, $3, $4::jsonb, $5, $6, $7::jsonb
+           FROM images i WHERE i.sop_instance_uid = $1
+         ON CONFLICT (image_id, model_id, laterality) DO UPDATE
+            SET kl_grade = EXCLUDED.kl_grade, probabilities = EXCLUDED.probabilities,
+                confidence = EXCLUDED.confidence, timings = EXCLUDED.timings, created_at = now()
+         RETURNING id`,
+        [
+          input.sopInstanceUid,
+          input.laterality,
+          input.klGrade,
+          JSON.stringify(input.probabilities),
+          input.confidence,
+          input.modelId,
+          JSON.stringify(input.timings ?? {}),
+        ],
+      ),
     );
+    if (rows.length === 0) throw unknownImage();
   }
 
   /** Records one attempt of a job; recording the same attempt again updates it. */
@@ -403,12 +404,7 @@ export class Store {
 
   private async image(sopInstanceUid: string): Promise<Image> {
     const image = await this.dataSource.getRepository(ImageSchema).findOneBy({ sopInstanceUid });
-    if (image === null) {
-      throw new JointspaceError(
-        'invalid-argument',
-        'no image with that SOP Instance UID is recorded',
-      );
-    }
+    if (image === null) throw unknownImage();
     return image;
   }
 }
@@ -499,6 +495,10 @@ export function withoutCredentials(url: string): string {
   parsed.search = '';
   parsed.hash = '';
   return parsed.toString();
+}
+
+function unknownImage(): JointspaceError {
+  return new JointspaceError('invalid-argument', 'no image with that SOP Instance UID is recorded');
 }
 
 /** The message leaves the UID out: it may reach logs, which carry no identifiers. */
