@@ -28,6 +28,7 @@ import {
 } from './multipart.js';
 import {
   exchange,
+  serviceRoot,
   invalidResponse,
   type Connection,
   type PacsRequest,
@@ -286,18 +287,7 @@ export class DicomWebClient {
 }
 
 function connect(options: DicomWebClientOptions): Connection {
-  let baseUrl: URL;
-  try {
-    baseUrl = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
-  } catch (error) {
-    throw invalidArgument('url must be an absolute http or https URL', error);
-  }
-  if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') {
-    throw invalidArgument('url must be an absolute http or https URL');
-  }
-  if (baseUrl.username !== '' || baseUrl.password !== '') {
-    throw invalidArgument('url must not hold credentials; give username and password');
-  }
+  const baseUrl = serviceRoot(options.url);
   if ((options.username === undefined) !== (options.password === undefined)) {
     throw invalidArgument('username and password must be given together');
   }

@@ -96,8 +96,37 @@ export function encodeValue(value: string): string {
   );
 }
 
-/** Socket errors after which a GET is sent once more on a fresh connection. */
 const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET']);
+
+/**
+ * Whether `error` is a socket closed under a request, as when a server drops an idle keep-alive
+ * connection just as the request goes out: a request that changes nothing may be sent again.
+ */
+export function isStaleConnection(error: unknown): boolean {
+  return STALE_CONNECTION.has(networkCode(error));
+}
+
+/**
+ * The root URL of an HTTP service (a trailing slash added, so relative paths resolve below it).
+ * Only http and https, and no credentials in the URL: they would end up in logs.
+ */
+export function serviceRoot(url: string): URL {
+  const refuse = (message: string, cause?: unknown) =>
+    new JointspaceError('invalid-argument', message, { cause, status: 400 });
+  let root: URL;
+  try {
+    root = new URL(url.endsWith('/') ? url : `${url}/`);
+  } catch (error) {
+    throw refuse('url must be an absolute http or https URL', error);
+  }
+  if (root.protocol !== 'http:' && root.protocol !== 'https:') {
+    throw refuse('url must be an absolute http or https URL');
+  }
+  if (root.username !== '' || root.password !== '') {
+    throw refuse('url must not hold credentials; give username and password');
+  }
+  return root;
+}
 
 async function send(connection: Connection, request: PacsRequest, url: URL): Promise<PacsResponse> {
   const headers: Record<string, string> = { accept: request.accept };
@@ -122,7 +151,7 @@ async function send(connection: Connection, request: PacsRequest, url: URL): Pro
         body,
       };
     } catch (error) {
-      if (method === 'GET' && attempt === 1 && STALE_CONNECTION.has(networkCode(error))) {
+      if (method === 'GET' && attempt === 1 && isStaleConnection(error)) {
         connection.logger?.debug('dicomweb.retry-stale-connection', {
           transaction: request.transaction,
         });

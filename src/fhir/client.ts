@@ -14,7 +14,7 @@
  */
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { Client, type FhirResource, type RequestOptions } from 'fhir-kit-client';
-import { networkCode } from '../dicomweb/transport.js';
+import { isStaleConnection, networkCode } from '../dicomweb/transport.js';
 import { JointspaceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fhirHttpFailure, fhirInvalidResponse, fhirUnreachable } from './errors.js';
@@ -38,8 +38,6 @@ export const MAX_SEARCH_PAGES = 50;
 export const SEARCH_PAGE_SIZE = 200;
 
 const ISSUE_CODE = /^[a-z][a-z-]{1,30}$/;
-/** Socket errors after which a read or search is sent once more on a fresh connection. */
-const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET']);
 
 export class FhirClient {
   private readonly kit: Client;
@@ -198,12 +196,7 @@ export class FhirClient {
           this.tokens.invalidate(authorization?.replace(/^Bearer /, '') ?? '');
           continue;
         }
-        if (
-          status === undefined &&
-          idempotent &&
-          !reconnected &&
-          STALE_CONNECTION.has(networkCode(error))
-        ) {
+        if (status === undefined && idempotent && !reconnected && isStaleConnection(error)) {
           reconnected = true;
           continue;
         }

@@ -12,7 +12,7 @@
  * Messages name the call, the status and the offending field, never a URL or a value read
  * from a study (Orthanc ids and change numbers are not patient data; UIDs are kept out).
  */
-import { networkCode } from '../dicomweb/transport.js';
+import { networkCode, serviceRoot } from '../dicomweb/transport.js';
 import { JointspaceError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -76,7 +76,7 @@ export class OrthancRestClient {
   private readonly logger: Logger | undefined;
 
   constructor(options: OrthancRestClientOptions) {
-    this.baseUrl = restRoot(options.url);
+    this.baseUrl = serviceRoot(options.url);
     if ((options.username === undefined) !== (options.password === undefined)) {
       throw invalidArgument('username and password must be given together');
     }
@@ -173,22 +173,6 @@ export class OrthancRestClient {
       throw invalidResponse(operation, 'the answer is not JSON', error);
     }
   }
-}
-
-function restRoot(url: string): URL {
-  let root: URL;
-  try {
-    root = new URL(url.endsWith('/') ? url : `${url}/`);
-  } catch (error) {
-    throw invalidArgument('url must be an absolute http or https URL', error);
-  }
-  if (root.protocol !== 'http:' && root.protocol !== 'https:') {
-    throw invalidArgument('url must be an absolute http or https URL');
-  }
-  if (root.username !== '' || root.password !== '') {
-    throw invalidArgument('url must not hold credentials; give username and password');
-  }
-  return root;
 }
 
 /** Orthanc's `{ Changes: [...], Done, Last }`. */
