@@ -111,6 +111,10 @@ def main() -> None:
         "--from-weights",
         help="skip training: calibrate, export and report these weights (e.g. after an inference setting changed)",
     )
+    parser.add_argument(
+        "--init-weights",
+        help="start training from these weights (a warm restart of the schedule) instead of a random init",
+    )
     args = parser.parse_args()
 
     cfg = json.loads(Path(args.config).read_text())
@@ -131,6 +135,11 @@ def main() -> None:
     total_steps = max(1, epochs * steps_per_epoch)
 
     net = build_net(cfg)
+    initialised_from = None
+    if args.init_weights:
+        net.load_state_dict(torch.load(args.init_weights, map_location="cpu"))
+        digest = hashlib.sha256(Path(args.init_weights).read_bytes()).hexdigest()
+        initialised_from = {"file": Path(args.init_weights).name, "sha256": digest}
     ema = copy.deepcopy(net)
     weights = class_weights(train_y, tcfg["classWeightPower"])
     optimiser = torch.optim.AdamW(
@@ -225,6 +234,7 @@ def main() -> None:
         "selectedEpoch": best.get("epoch"),
         "epochs": previous.get("epochs", epochs) if args.from_weights else epochs,
         "temperature": temperature,
+        "initialisedFrom": previous.get("initialisedFrom") if args.from_weights else initialised_from,
         **calibrated,
         "ece_uncalibrated": uncalibrated["ece"],
         "trainingSeconds": previous.get("trainingSeconds")
