@@ -9,6 +9,11 @@ export class ConfigurationProblems {
 
   constructor(private readonly heading: string) {}
 
+  /** Problems added so far. */
+  get count(): number {
+    return this.lines.length;
+  }
+
   add(variable: string, text: string): void {
     this.lines.push(`${variable}: ${text}`);
   }

@@ -73,6 +73,8 @@ test('the table states the same defaults the loader applies', (t) => {
     JOINTSPACE_JOB_RETRY_LIMIT: String(config.retryLimit),
     JOINTSPACE_JOB_RETRY_DELAY_S: String(config.retryDelaySeconds),
     JOINTSPACE_JOB_TIMEOUT_S: String(config.jobTimeoutSeconds),
+    JOINTSPACE_CARE_RETRY_LIMIT: String(config.careRetryLimit),
+    JOINTSPACE_CARE_RETRY_DELAY_S: String(config.careRetryDelaySeconds),
     JOINTSPACE_DEVICE: config.device,
     JOINTSPACE_LOG_LEVEL: config.logLevel,
   });

@@ -12,6 +12,8 @@
 import { ConfigurationProblems } from './config-problems.js';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
+import { CDS_CONFIG_VARIABLES, cdsSettingsFromEnv, type CdsSettings } from './cds/settings.js';
+import { FHIR_CONFIG_VARIABLES, fhirSettingsFromEnv, type FhirSettings } from './fhir/settings.js';
 import type { Level } from './log.js';
 
 export interface ConfigVariable {
@@ -135,6 +137,21 @@ export const CONFIG_VARIABLES = [
     secret: false,
   },
   {
+    name: 'JOINTSPACE_CARE_RETRY_LIMIT',
+    required: false,
+    default: '12',
+    description:
+      'retries of a care-plan job whose FHIR server cannot be reached, 0..100 (the delay doubles each time)',
+    secret: false,
+  },
+  {
+    name: 'JOINTSPACE_CARE_RETRY_DELAY_S',
+    required: false,
+    default: '30',
+    description: 'seconds before the first retry of a care-plan job',
+    secret: false,
+  },
+  {
     name: 'JOINTSPACE_PATIENT_KEY_SECRET',
     required: true,
     description:
@@ -159,6 +176,16 @@ export const CONFIG_VARIABLES = [
 
 export type ConfigVariableName = (typeof CONFIG_VARIABLES)[number]['name'];
 
+/**
+ * Every variable `serve` reads: the service's, the FHIR server's (src/fhir/settings.ts) and
+ * CDS Hooks' (src/cds/settings.ts).
+ */
+export const ALL_CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  ...CONFIG_VARIABLES,
+  ...FHIR_CONFIG_VARIABLES,
+  ...CDS_CONFIG_VARIABLES,
+];
+
 export interface ServiceConfig {
   host: string;
   port: number;
@@ -175,6 +202,12 @@ export interface ServiceConfig {
   retryLimit: number;
   retryDelaySeconds: number;
   jobTimeoutSeconds: number;
+  careRetryLimit: number;
+  careRetryDelaySeconds: number;
+  /** The FHIR server; absent when no JOINTSPACE_FHIR_* variable is set (no FHIR output). */
+  fhir?: FhirSettings;
+  /** CDS Hooks; absent when no JOINTSPACE_CDS_* variable is set (the routes answer 404). */
+  cds?: CdsSettings;
   patientKeySecret: string;
   device: 'cpu' | 'cuda';
   logLevel: Level;
@@ -214,10 +247,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     retryLimit: reader.integer('JOINTSPACE_JOB_RETRY_LIMIT', 0, 100),
     retryDelaySeconds: reader.integer('JOINTSPACE_JOB_RETRY_DELAY_S', 1, 3600),
     jobTimeoutSeconds: reader.integer('JOINTSPACE_JOB_TIMEOUT_S', 1, MAX_JOB_TIMEOUT_S),
+    careRetryLimit: reader.integer('JOINTSPACE_CARE_RETRY_LIMIT', 0, 100),
+    careRetryDelaySeconds: reader.integer('JOINTSPACE_CARE_RETRY_DELAY_S', 1, 3600),
     patientKeySecret: reader.secret('JOINTSPACE_PATIENT_KEY_SECRET'),
     device: reader.choice('JOINTSPACE_DEVICE', ['cpu', 'cuda'] as const),
     logLevel: reader.choice('JOINTSPACE_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const),
   };
+
+  const fhir = reader.fhir(env);
+  if (fhir !== undefined) config.fhir = fhir;
+  const cds = reader.cds(env);
+  if (cds !== undefined) config.cds = cds;
 
   // The push route and the API must not accept each other's credential.
   if (config.apiTokens.includes(config.webhookSecret)) {
@@ -249,6 +289,16 @@ class EnvironmentReader {
 
   throwIfProblems(): void {
     this.problems.throwIfAny();
+  }
+
+  /** The FHIR settings, their problems reported with the service's. */
+  fhir(env: NodeJS.ProcessEnv): FhirSettings | undefined {
+    return fhirSettingsFromEnv(env, this.problems);
+  }
+
+  /** The CDS Hooks settings, their problems reported with the service's. */
+  cds(env: NodeJS.ProcessEnv): CdsSettings | undefined {
+    return cdsSettingsFromEnv(env, this.problems);
   }
 
   /** The value, else the default; empty counts as unset. Secrets are not trimmed. */

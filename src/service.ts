@@ -3,7 +3,8 @@
  * their lifetimes, in order of dependency:
  *
  *   database (configured, or a self-started local cluster) → migrations → store
- *   → job queue (pg-boss) → model → worker → change poller → HTTP API
+ *   → job queue (pg-boss) → model → worker (and, with a FHIR server, the care worker)
+ *   → change poller → HTTP API
  *
  * and stops them in reverse. Several processes may run against one database: the queue
  * hands each job to one of them, and one poller at a time reads Orthanc's change feed.
@@ -27,9 +28,19 @@ import type { JobQueue } from './pipeline/job.js';
 import { StudyProcessor } from './pipeline/process-study.js';
 import { StudyQueue } from './pipeline/queue.js';
 import { Worker } from './pipeline/worker.js';
+import { CarePlanner } from './pipeline/care-plan.js';
+import { CareWorker } from './pipeline/care-worker.js';
+import { careRules } from './care/rules.js';
+import { FhirClient } from './fhir/client.js';
+import type { FhirSettings } from './fhir/settings.js';
+import type { AlgorithmIdentity } from './sr/dataset.js';
+import { CarePlanResults, CarePlanStore } from './store/care-plans.js';
+import { cdsHandlers } from './cds/service.js';
 import { createDataSource, migrate } from './store/data-source.js';
 import { databaseFromEnvironment, type Database } from './store/local-postgres.js';
 import { Store } from './store/repository.js';
+import { Worklist } from './store/worklist.js';
+import { defaultModelDirectory } from './grading/model.js';
 
 export interface RunningService {
   /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8080/`. */
@@ -63,6 +74,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     const ran = await migrate(dataSource);
     if (ran.length > 0) logger.info('database.migrated', { migrations: ran });
     const store = new Store(dataSource);
+    const carePlans = new CarePlanStore(dataSource);
 
     // Created before the queue, so they are released after it: stopping the queue waits for
     // running jobs, which still need the models.
@@ -80,6 +92,8 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       retryLimit: config.retryLimit,
       retryDelaySeconds: config.retryDelaySeconds,
       jobTimeoutSeconds: config.jobTimeoutSeconds,
+      careRetryLimit: config.careRetryLimit,
+      careRetryDelaySeconds: config.careRetryDelaySeconds,
       logger: logger.child({ component: 'queue' }),
     });
     stops.push(() => queue.stop());
@@ -118,6 +132,17 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       observer: metrics,
       destination: config.orthanc.dicomWebUrl,
     });
+    const careWorker =
+      config.fhir === undefined
+        ? undefined
+        : careWorkerFor(config.fhir, {
+            queue,
+            store,
+            carePlans,
+            dicomweb,
+            algorithm: processor.algorithm,
+            logger,
+          });
     const worker = new Worker({
       queue,
       processor,
@@ -126,8 +151,13 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       observer: metrics,
       concurrency: config.workerConcurrency,
       workerId: `${hostname()}:${process.pid}`,
+      ...(careWorker === undefined
+        ? {}
+        : { afterGraded: (uid: string) => careWorker.studyGraded(uid) }),
     });
     await worker.start();
+    // A process that grades nothing (concurrency 0: API only) writes no care plans either.
+    if (careWorker !== undefined && config.workerConcurrency > 0) await careWorker.start();
 
     if (config.pollIntervalMs > 0) {
       const poller = new ChangePoller({
@@ -156,9 +186,24 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       webhookSecret: config.webhookSecret,
       store,
       queue: intake,
+      carePlans,
+      ...(config.cds === undefined
+        ? {}
+        : {
+            cds: cdsHandlers({
+              settings: config.cds,
+              results: new CarePlanResults(carePlans),
+              logger: logger.child({ component: 'cds' }),
+            }),
+          }),
       readiness: readinessChecks(dataSource, orthanc, grader),
       metrics,
       logger: logger.child({ component: 'api' }),
+      console: {
+        worklist: new Worklist(dataSource),
+        pacs: dicomweb,
+        modelDirectory: config.modelDir ?? defaultModelDirectory(),
+      },
     });
     const server = await listen(app, config.host, config.port);
     stops.push(() => server.close());
@@ -179,6 +224,39 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     await close();
     throw error;
   }
+}
+
+/** The care planner and its worker, for a service with a FHIR server configured. */
+function careWorkerFor(
+  settings: FhirSettings,
+  parts: {
+    queue: StudyQueue;
+    store: Store;
+    carePlans: CarePlanStore;
+    dicomweb: DicomWebClient;
+    algorithm: AlgorithmIdentity;
+    logger: Logger;
+  },
+): CareWorker {
+  const logger = parts.logger.child({ component: 'care' });
+  const planner = new CarePlanner({
+    fhir: new FhirClient(settings, { logger }),
+    dicomweb: parts.dicomweb,
+    store: parts.store,
+    carePlans: parts.carePlans,
+    rules: careRules(),
+    algorithm: parts.algorithm,
+    destination: settings.url,
+    logger,
+  });
+  return new CareWorker({
+    queue: parts.queue,
+    planner,
+    store: parts.store,
+    carePlans: parts.carePlans,
+    logger,
+    workerId: `${hostname()}:${process.pid}`,
+  });
 }
 
 async function openDatabase(config: ServiceConfig, logger: Logger): Promise<Database> {

@@ -5,7 +5,12 @@
 import Koa from 'koa';
 import type { Logger } from '../log.js';
 import type { JobQueue } from '../pipeline/job.js';
+import type { CarePlanStore } from '../store/care-plans.js';
 import type { Store } from '../store/repository.js';
+import { cdsCors } from '../cds/cors.js';
+import type { CdsHandlers } from '../cds/service.js';
+import type { ConsoleDependencies } from './console.js';
+import { serveConsole } from './console-files.js';
 import type { ApiState } from './context.js';
 import type { ReadinessCheck } from './health.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -26,6 +31,12 @@ export interface ApiDependencies {
   logger: Logger;
   /** Time limit of each readiness check (default 3 s). */
   readinessTimeoutMs?: number;
+  /** Care plan records, for the study report; without them it shows no recommendations. */
+  carePlans?: Pick<CarePlanStore, 'get'>;
+  /** The CDS Hooks handlers (src/cds); without them the CDS Hooks routes answer 404. */
+  cds?: CdsHandlers;
+  /** What the operator console's routes read; without it they answer 503. */
+  console?: ConsoleDependencies;
 }
 
 export function createApp(deps: ApiDependencies): Koa<ApiState> {
@@ -44,6 +55,8 @@ export function createApp(deps: ApiDependencies): Koa<ApiState> {
   app.use(accessLog(deps.logger));
   app.use(handleErrors(deps.logger));
   app.use(unanswered());
+  app.use(cdsCors());
+  app.use(serveConsole());
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

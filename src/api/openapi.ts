@@ -5,6 +5,7 @@
  * here or described here without being registered.
  * https://spec.openapis.org/oas/v3.1.0
  */
+import { cdsPaths, cdsSchemas, cdsSecurityScheme } from '../cds/openapi.js';
 import { MAX_JSON_BODY_BYTES } from './body.js';
 
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses it): only the keywords used below. */
@@ -24,6 +25,8 @@ export interface JsonSchema {
   minItems?: number;
   maxItems?: number;
   $ref?: string;
+  oneOf?: JsonSchema[];
+  format?: string;
 }
 
 interface MediaType {
@@ -94,6 +97,39 @@ const studyUidParameter: Parameter = {
 
 const API_TOKEN = [{ apiToken: [] }];
 
+// The operator console's routes (src/api/console.ts).
+const sopInstanceUidParameter: Parameter = {
+  name: 'sopInstanceUid',
+  in: 'path',
+  required: true,
+  description: 'SOP Instance UID (0008,0018) of an overlay jointspace wrote into the study',
+  schema: UID_SCHEMA,
+};
+
+const consoleUnavailable = {
+  description: 'The console routes are not configured in this process, or a source is down',
+  content: json('Error'),
+};
+
+const TIMESTAMP: JsonSchema = { type: 'string', description: 'ISO 8601 date and time' };
+const NULLABLE_TIMESTAMP: JsonSchema = {
+  type: ['string', 'null'],
+  description: 'ISO 8601 date and time; null while running',
+};
+const DURATION: JsonSchema = {
+  type: ['integer', 'null'],
+  description: 'Milliseconds from start to finish; null while running',
+};
+const PACS_NOTE: JsonSchema = {
+  type: 'object',
+  required: ['available', 'reason'],
+  description: 'Whether the PACS answered the lookups of this answer',
+  properties: {
+    available: { type: 'boolean' },
+    reason: { type: ['string', 'null'], description: 'Why not, when it did not' },
+  },
+};
+
 export const openApiDocument: OpenApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -158,6 +194,119 @@ export const openApiDocument: OpenApiDocument = {
         },
       },
     },
+    '/api/studies': {
+      get: {
+        operationId: 'listStudies',
+        summary: 'The worklist: studies newest first, with timings, counts and patient names',
+        description:
+          'Patient names and IDs are looked up in the PACS (QIDO-RS); when it does not answer in time, they are null and patientDetails says why.',
+        tags: ['console'],
+        security: API_TOKEN,
+        parameters: [
+          {
+            name: 'status',
+            in: 'query',
+            required: false,
+            description: 'Only studies with this status',
+            schema: {
+              type: 'string',
+              enum: ['received', 'processing', 'graded', 'refused', 'failed'],
+            },
+          },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            description: 'Studies per page (default 50)',
+            schema: { type: 'integer', minimum: 1, maximum: 200 },
+          },
+          {
+            name: 'cursor',
+            in: 'query',
+            required: false,
+            description: 'The nextCursor of the previous page',
+            schema: { type: 'string', maxLength: 200 },
+          },
+        ],
+        responses: {
+          '200': { description: 'One page of the worklist', content: json('Worklist') },
+          '400': error('BadRequest'),
+          '401': error('Unauthorized'),
+          '500': error('InternalError'),
+          '503': consoleUnavailable,
+        },
+      },
+    },
+    '/api/studies/{uid}/jobs': {
+      get: {
+        operationId: 'listStudyJobs',
+        summary: "The study's job history: every attempt of every job, oldest first",
+        tags: ['console'],
+        security: API_TOKEN,
+        parameters: [studyUidParameter],
+        responses: {
+          '200': { description: 'The job history', content: json('JobHistory') },
+          '400': error('BadRequest'),
+          '401': error('Unauthorized'),
+          '404': error('NotFound'),
+          '500': error('InternalError'),
+          '503': consoleUnavailable,
+        },
+      },
+    },
+    '/api/studies/{uid}/overlays': {
+      get: {
+        operationId: 'listStudyOverlays',
+        summary: 'The heat-map overlays jointspace wrote into the study (from its audit trail)',
+        tags: ['console'],
+        security: API_TOKEN,
+        parameters: [studyUidParameter],
+        responses: {
+          '200': { description: 'The overlays', content: json('Overlays') },
+          '400': error('BadRequest'),
+          '401': error('Unauthorized'),
+          '404': error('NotFound'),
+          '500': error('InternalError'),
+          '503': consoleUnavailable,
+        },
+      },
+    },
+    '/api/studies/{uid}/overlays/{sopInstanceUid}/thumbnail': {
+      get: {
+        operationId: 'getOverlayThumbnail',
+        summary: 'A grey PNG thumbnail (at most 256 pixels a side) of an overlay of the study',
+        description:
+          'Only for overlays the audit trail records as written into this study; any other SOP Instance UID is answered 404.',
+        tags: ['console'],
+        security: API_TOKEN,
+        parameters: [studyUidParameter, sopInstanceUidParameter],
+        responses: {
+          '200': {
+            description: 'The thumbnail',
+            content: { 'image/png': { schema: { type: 'string' } } },
+          },
+          '400': error('BadRequest'),
+          '401': error('Unauthorized'),
+          '404': error('NotFound'),
+          '500': error('InternalError'),
+          '503': consoleUnavailable,
+        },
+      },
+    },
+    '/api/model': {
+      get: {
+        operationId: 'getModel',
+        summary: "The grading model's manifest, validation figures and model card",
+        tags: ['console'],
+        security: API_TOKEN,
+        responses: {
+          '200': { description: 'The model', content: json('Model') },
+          '401': error('Unauthorized'),
+          '500': error('InternalError'),
+          '503': consoleUnavailable,
+        },
+      },
+    },
     '/healthz': {
       get: {
         operationId: 'liveness',
@@ -207,6 +356,7 @@ export const openApiDocument: OpenApiDocument = {
         },
       },
     },
+    ...cdsPaths,
   },
   components: {
     securitySchemes: {
@@ -220,8 +370,10 @@ export const openApiDocument: OpenApiDocument = {
         scheme: 'bearer',
         description: "JOINTSPACE_WEBHOOK_SECRET, sent by Orthanc's Lua script; not an API token",
       },
+      cdsJwt: cdsSecurityScheme,
     },
     schemas: {
+      ...cdsSchemas,
       StableStudyNotice: {
         type: 'object',
         required: ['orthancStudyId', 'studyInstanceUid'],
@@ -246,7 +398,15 @@ export const openApiDocument: OpenApiDocument = {
       },
       Study: {
         type: 'object',
-        required: ['studyInstanceUid', 'status', 'knees', 'refusals', 'errors'],
+        required: [
+          'studyInstanceUid',
+          'status',
+          'knees',
+          'refusals',
+          'errors',
+          'carePlan',
+          'recommendations',
+        ],
         properties: {
           studyInstanceUid: UID_SCHEMA,
           status: {
@@ -260,6 +420,58 @@ export const openApiDocument: OpenApiDocument = {
             description: 'Why the latest attempt failed (empty unless status is failed)',
             items: { $ref: '#/components/schemas/StudyError' },
           },
+          carePlan: {
+            description:
+              'Where the FHIR output and care plan stand; null without a FHIR server or before the study is graded',
+            oneOf: [{ type: 'null' }, { $ref: '#/components/schemas/CarePlanState' }],
+          },
+          recommendations: {
+            type: 'array',
+            description: 'The recommendations of the care plans written, knee by knee',
+            items: { $ref: '#/components/schemas/Recommendation' },
+          },
+        },
+      },
+      CarePlanState: {
+        type: 'object',
+        required: ['status', 'reason', 'attempts', 'writtenAt'],
+        properties: {
+          status: {
+            type: 'string',
+            enum: ['pending', 'retrying', 'written', 'unmatched', 'ambiguous', 'failed'],
+          },
+          reason: {
+            type: ['string', 'null'],
+            description: 'Why no plan was written, or why the last attempt failed',
+          },
+          attempts: { type: 'integer', minimum: 0 },
+          writtenAt: { type: ['string', 'null'], format: 'date-time' },
+        },
+      },
+      Recommendation: {
+        type: 'object',
+        required: [
+          'id',
+          'laterality',
+          'title',
+          'kind',
+          'strength',
+          'source',
+          'clinicianExplanation',
+          'patientExplanation',
+          'missing',
+        ],
+        properties: {
+          id: { type: 'string', description: 'The rule id in mappings/care-rules.json, e.g. R3' },
+          laterality: { type: 'string', enum: ['R', 'L'] },
+          title: { type: 'string' },
+          kind: { type: 'string', enum: ['recommend', 'consider', 'avoid', 'refer', 'flag'] },
+          strength: { type: 'string' },
+          source: { type: 'string', description: 'Each guideline with its own grade' },
+          clinicianExplanation: { type: 'string' },
+          patientExplanation: { type: 'string' },
+          disagreement: { type: 'string', description: 'Where the sources disagree' },
+          missing: { type: 'array', items: { type: 'string' } },
         },
       },
       StudyError: {
@@ -306,6 +518,151 @@ export const openApiDocument: OpenApiDocument = {
             description: 'The refused image; null when the whole study was refused',
           },
           reason: { type: 'string' },
+        },
+      },
+      Worklist: {
+        type: 'object',
+        required: ['studies', 'nextCursor', 'patientDetails'],
+        properties: {
+          studies: { type: 'array', items: { $ref: '#/components/schemas/WorklistStudy' } },
+          nextCursor: {
+            type: ['string', 'null'],
+            description: 'Pass as cursor for the next page; null on the last page',
+          },
+          patientDetails: PACS_NOTE,
+        },
+      },
+      WorklistStudy: {
+        type: 'object',
+        required: [
+          'studyInstanceUid',
+          'status',
+          'receivedAt',
+          'updatedAt',
+          'latestJob',
+          'jobs',
+          'kneesGraded',
+          'refusals',
+          'errors',
+          'patientName',
+          'patientId',
+        ],
+        properties: {
+          studyInstanceUid: UID_SCHEMA,
+          status: {
+            type: 'string',
+            enum: ['received', 'processing', 'graded', 'refused', 'failed'],
+          },
+          receivedAt: TIMESTAMP,
+          updatedAt: TIMESTAMP,
+          latestJob: {
+            type: ['object', 'null'],
+            description: 'The newest attempt of the newest job; null before any',
+            required: ['jobId', 'outcome', 'startedAt', 'finishedAt', 'durationMs'],
+            properties: {
+              jobId: { type: 'string' },
+              outcome: {
+                type: 'string',
+                enum: ['succeeded', 'retrying', 'failed-permanent', 'failed-transient'],
+              },
+              startedAt: TIMESTAMP,
+              finishedAt: NULLABLE_TIMESTAMP,
+              durationMs: DURATION,
+            },
+          },
+          jobs: { type: 'integer', minimum: 0, description: 'Jobs recorded for the study' },
+          kneesGraded: { type: 'integer', minimum: 0 },
+          refusals: { type: 'integer', minimum: 0, description: 'Of the latest attempt' },
+          errors: { type: 'integer', minimum: 0, description: 'Of the latest attempt' },
+          patientName: {
+            type: ['string', 'null'],
+            description: "Patient's Name (0010,0010) from the PACS, as stored there",
+          },
+          patientId: { type: ['string', 'null'], description: 'Patient ID from the PACS' },
+        },
+      },
+      JobHistory: {
+        type: 'object',
+        required: ['studyInstanceUid', 'jobs'],
+        properties: {
+          studyInstanceUid: UID_SCHEMA,
+          jobs: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: [
+                'jobId',
+                'kind',
+                'attempt',
+                'outcome',
+                'errorCode',
+                'errorMessage',
+                'workerId',
+                'startedAt',
+                'finishedAt',
+                'durationMs',
+              ],
+              properties: {
+                jobId: { type: 'string' },
+                kind: { type: 'string' },
+                attempt: { type: 'integer', minimum: 1 },
+                outcome: {
+                  type: 'string',
+                  enum: ['succeeded', 'retrying', 'failed-permanent', 'failed-transient'],
+                },
+                errorCode: { type: ['string', 'null'] },
+                errorMessage: { type: ['string', 'null'] },
+                workerId: { type: 'string', description: 'host:pid of the worker' },
+                startedAt: TIMESTAMP,
+                finishedAt: NULLABLE_TIMESTAMP,
+                durationMs: DURATION,
+              },
+            },
+          },
+        },
+      },
+      Overlays: {
+        type: 'object',
+        required: ['studyInstanceUid', 'overlays', 'pacs'],
+        properties: {
+          studyInstanceUid: UID_SCHEMA,
+          overlays: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: [
+                'sopInstanceUid',
+                'laterality',
+                'firstWrittenAt',
+                'lastWrittenAt',
+                'writes',
+              ],
+              properties: {
+                sopInstanceUid: UID_SCHEMA,
+                laterality: {
+                  type: ['string', 'null'],
+                  description: 'Image Laterality (0020,0062) in the PACS; null when unknown',
+                },
+                firstWrittenAt: TIMESTAMP,
+                lastWrittenAt: TIMESTAMP,
+                writes: { type: 'integer', minimum: 1 },
+              },
+            },
+          },
+          pacs: PACS_NOTE,
+        },
+      },
+      Model: {
+        type: 'object',
+        required: ['id', 'manifest', 'metrics', 'card'],
+        properties: {
+          id: { type: ['string', 'null'], description: 'name@version' },
+          manifest: { type: 'object', description: 'model.json as shipped' },
+          metrics: {
+            type: ['object', 'null'],
+            description: 'metrics.json (validation figures) as shipped; null when absent',
+          },
+          card: { type: ['string', 'null'], description: 'card.md (Markdown); null when absent' },
         },
       },
       Liveness: {

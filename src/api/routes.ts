@@ -4,7 +4,9 @@
  */
 import Router from '@koa/router';
 import type { ApiDependencies } from './app.js';
+import { cdsDisabled } from '../cds/service.js';
 import { requireBearer } from './auth.js';
+import { listStudies, modelInfo, overlayThumbnail, studyJobs, studyOverlays } from './console.js';
 import type { ApiState, RouteHandler } from './context.js';
 import { liveness, metricsText, readiness } from './health.js';
 import { openApiDocument } from './openapi.js';
@@ -26,6 +28,8 @@ export function routeTable(deps: ApiDependencies): Route[] {
   const apiToken = requireBearer(deps.apiTokens);
   const webhookSecret = requireBearer([deps.webhookSecret]);
   const { queue, metrics } = deps;
+  // CDS Hooks authenticates by the EHR's signed JWT (src/cds/jwt.ts), not by an API token.
+  const cds = deps.cds ?? cdsDisabled();
 
   return [
     {
@@ -38,8 +42,33 @@ export function routeTable(deps: ApiDependencies): Route[] {
       method: 'get',
       path: '/api/studies/:uid',
       guards: [apiToken],
-      handler: getStudy(deps.store),
+      handler: getStudy(deps.store, deps.carePlans),
     },
+    {
+      method: 'get',
+      path: '/api/studies',
+      guards: [apiToken],
+      handler: listStudies(deps.console, deps.logger),
+    },
+    {
+      method: 'get',
+      path: '/api/studies/:uid/jobs',
+      guards: [apiToken],
+      handler: studyJobs(deps.console),
+    },
+    {
+      method: 'get',
+      path: '/api/studies/:uid/overlays',
+      guards: [apiToken],
+      handler: studyOverlays(deps.console, deps.logger),
+    },
+    {
+      method: 'get',
+      path: '/api/studies/:uid/overlays/:sopInstanceUid/thumbnail',
+      guards: [apiToken],
+      handler: overlayThumbnail(deps.console),
+    },
+    { method: 'get', path: '/api/model', guards: [apiToken], handler: modelInfo(deps.console) },
     {
       method: 'post',
       path: '/api/studies/:uid/reprocess',
@@ -61,6 +90,13 @@ export function routeTable(deps: ApiDependencies): Route[] {
       handler: (ctx) => {
         ctx.body = openApiDocument;
       },
+    },
+    { method: 'get', path: '/cds-services', guards: [], handler: cds.discovery },
+    {
+      method: 'post',
+      path: '/cds-services/:id',
+      guards: [cds.authenticate],
+      handler: cds.invoke,
     },
   ];
 }

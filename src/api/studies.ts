@@ -1,8 +1,10 @@
 /**
- * The study routes of the API: a study's grading report, and a request to grade it again.
+ * The study routes of the API: a study's grading report (with its care plan's state and
+ * recommendations when a FHIR server is configured), and a request to grade it again.
  */
 import { JointspaceError } from '../errors.js';
 import type { JobQueue } from '../pipeline/job.js';
+import type { CarePlanRecord, CarePlanStatus, CarePlanStore } from '../store/care-plans.js';
 import type { Store, StudyReport } from '../store/repository.js';
 import type { RouteHandler } from './context.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -23,9 +25,38 @@ export interface StudyResponse {
   refusals: { sopInstanceUid: string | null; reason: string }[];
   /** Why the latest attempt failed, when it did. */
   errors: { code: string; reason: string }[];
+  /** Where the FHIR side stands; null when no FHIR server is configured or nothing was graded. */
+  carePlan: {
+    status: CarePlanStatus;
+    reason: string | null;
+    attempts: number;
+    writtenAt: string | null;
+  } | null;
+  /** The recommendations of the care plans written, knee by knee, in the rules' order. */
+  recommendations: RecommendationItem[];
 }
 
-export function studyResponse(studyInstanceUid: string, report: StudyReport): StudyResponse {
+export interface RecommendationItem {
+  /** The rule id, e.g. `R3`. */
+  id: string;
+  laterality: 'R' | 'L';
+  title: string;
+  kind: string;
+  strength: string;
+  source: string;
+  clinicianExplanation: string;
+  patientExplanation: string;
+  /** Where the sources disagree, what they say. */
+  disagreement?: string;
+  /** Missing data that limited this recommendation. */
+  missing: string[];
+}
+
+export function studyResponse(
+  studyInstanceUid: string,
+  report: StudyReport,
+  care?: CarePlanRecord,
+): StudyResponse {
   return {
     studyInstanceUid,
     status: report.status,
@@ -41,10 +72,36 @@ export function studyResponse(studyInstanceUid: string, report: StudyReport): St
       reason: refusal.reason,
     })),
     errors: report.errors.map((error) => ({ code: error.code, reason: error.reason })),
+    carePlan:
+      care === undefined
+        ? null
+        : {
+            status: care.status,
+            reason: care.reason,
+            attempts: care.attempts,
+            writtenAt: care.writtenAt?.toISOString() ?? null,
+          },
+    recommendations: (care?.knees ?? []).flatMap((knee) =>
+      knee.proposal.recommendations.map((rec): RecommendationItem => ({
+        id: rec.id,
+        laterality: knee.laterality,
+        title: rec.title,
+        kind: rec.kind,
+        strength: rec.strength,
+        source: rec.source,
+        clinicianExplanation: rec.clinicianExplanation,
+        patientExplanation: rec.patientExplanation,
+        ...(rec.disagreement === undefined ? {} : { disagreement: rec.disagreement }),
+        missing: rec.missing,
+      })),
+    ),
   };
 }
 
-export function getStudy(store: Pick<Store, 'getStudyReport'>): RouteHandler {
+export function getStudy(
+  store: Pick<Store, 'getStudyReport'>,
+  carePlans?: Pick<CarePlanStore, 'get'>,
+): RouteHandler {
   return async (ctx) => {
     const uid = dicomUid(ctx.params.uid, 'uid');
 
@@ -55,7 +112,7 @@ export function getStudy(store: Pick<Store, 'getStudyReport'>): RouteHandler {
       });
     }
 
-    ctx.body = studyResponse(uid, report);
+    ctx.body = studyResponse(uid, report, await carePlans?.get(uid));
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The configuration of `jointspace serve` as documentation: a Markdown table for the README and
- * a plain-text list for `jointspace serve --help`, both made from `CONFIG_VARIABLES`, so
+ * a plain-text list for `jointspace serve --help`, both made from `ALL_CONFIG_VARIABLES`, so
  * neither can drift from what `loadConfig` reads.
  *
  * `test/cli/readme.test.ts` fails when the README's copy differs from `configurationTable()`.
@@ -9,7 +9,7 @@
  *
  *   node --import tsx -e "import('./src/cli/config-table.ts').then(m => console.log(m.configurationTable()))"
  */
-import { CONFIG_VARIABLES, type ConfigVariable } from '../config.js';
+import { ALL_CONFIG_VARIABLES, type ConfigVariable } from '../config.js';
 
 /** One variable as both renderings need it. Secrets get no example, only their meaning. */
 interface ConfigurationRow {
@@ -21,7 +21,7 @@ interface ConfigurationRow {
 }
 
 function configurationRows(): ConfigurationRow[] {
-  return CONFIG_VARIABLES.map((variable: ConfigVariable) => ({
+  return ALL_CONFIG_VARIABLES.map((variable: ConfigVariable) => ({
     name: variable.name,
     required: variable.required,
     default: variable.default,

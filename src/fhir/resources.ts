@@ -25,6 +25,7 @@ import { algorithmDevice } from './builders/device.js';
 import { checkImagingInput, type ImagingInput, type KneeLaterality } from './builders/inputs.js';
 import type { BuiltResource } from './builders/keys.js';
 import { jswObservations, klGradeObservation } from './builders/observations.js';
+import { checkProgressionInput, progressionObservation } from './builders/progression.js';
 import { imagingProvenance } from './builders/provenance.js';
 import { imagingReport } from './builders/report.js';
 
@@ -33,11 +34,13 @@ export type {
   JswInput,
   KneeLaterality,
   KneeResultInput,
+  ProgressionBaselineInput,
+  ProgressionInput,
   StudyInput,
 } from './builders/inputs.js';
 export type { BuiltResource } from './builders/keys.js';
 export type { CareInput, CareRequest, CareResources } from './builders/care-plan.js';
-export { PATIENT_EXPLANATION_URL } from './builders/care-plan.js';
+export { PATIENT_EXPLANATION_URL, careRequestKey } from './builders/care-plan.js';
 export { KEY_SYSTEMS, referenceTo } from './builders/keys.js';
 export { CARE_ACTIVITIES, careActivitySpec } from './builders/care-activities.js';
 export { transactionBundle } from './builders/bundle.js';
@@ -47,6 +50,8 @@ export interface KneeObservations {
   klGrade: number;
   klObservation: BuiltResource<Observation>;
   jswObservations: BuiltResource<Observation>[];
+  /** Where the knee was compared with an earlier study (`progression` in its input). */
+  progressionObservation?: BuiltResource<Observation>;
 }
 
 export interface ImagingResources {
@@ -62,16 +67,34 @@ export interface ImagingResources {
 /** The imaging resources of one graded study. Throws `invalid-argument` naming a bad field. */
 export function buildImagingResources(input: ImagingInput): ImagingResources {
   checkImagingInput(input);
+  input.knees.forEach((knee, i) => {
+    if (knee.progression !== undefined) {
+      checkProgressionInput(knee.progression, `knees[${i}].progression`);
+    }
+  });
   const device = algorithmDevice(input.algorithm);
   const ctx = imagingContext(input, device);
 
-  const knees = input.knees.map((knee): KneeObservations => ({
-    laterality: knee.laterality,
-    klGrade: knee.klGrade,
-    klObservation: klGradeObservation(ctx, knee),
-    jswObservations: jswObservations(ctx, knee),
-  }));
-  const observations = knees.flatMap((k) => [k.klObservation, ...k.jswObservations]);
+  const knees = input.knees.map((knee): KneeObservations => {
+    const klObservation = klGradeObservation(ctx, knee);
+    return {
+      laterality: knee.laterality,
+      klGrade: knee.klGrade,
+      klObservation,
+      jswObservations: jswObservations(ctx, knee),
+      ...(knee.progression === undefined
+        ? {}
+        : {
+            progressionObservation: progressionObservation(
+              ctx,
+              knee.laterality,
+              knee.progression,
+              klObservation,
+            ),
+          }),
+    };
+  });
+  const observations = knees.flatMap(kneeObservationList);
   const report = imagingReport(ctx, input.knees, observations);
 
   return {
@@ -110,11 +133,21 @@ export function buildCareResources(
   });
 }
 
+/** The Observations of one knee: KL grade, JSW, progression. */
+function kneeObservationList(knee: KneeObservations): BuiltResource<Observation>[] {
+  const progression = knee.progressionObservation;
+  return [
+    knee.klObservation,
+    ...knee.jswObservations,
+    ...(progression === undefined ? [] : [progression]),
+  ];
+}
+
 /** The imaging resources in writing order: Device, Observations, report, Provenance. */
 export function imagingEntries(imaging: ImagingResources): BuiltResource[] {
   return [
     imaging.device,
-    ...imaging.knees.flatMap((k) => [k.klObservation, ...k.jswObservations]),
+    ...imaging.knees.flatMap(kneeObservationList),
     imaging.report,
     imaging.provenance,
   ];

@@ -147,22 +147,30 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
  */
 export function fhirSettingsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
+  /**
+   * Where to add problems instead of throwing (src/config.ts reports the service's and
+   * FHIR's problems in one error); undefined is then returned when there are any.
+   */
+  shared?: ConfigurationProblems,
 ): FhirSettings | undefined {
-  const reader = new FhirEnvironment(env);
+  const problems = shared ?? new ConfigurationProblems('invalid FHIR configuration');
+  const before = problems.count;
+  const reader = new FhirEnvironment(env, problems);
   const anySet = FHIR_CONFIG_VARIABLES.some((v) => reader.given(v.name) !== undefined);
   if (!anySet) return undefined;
 
   const url = reader.baseUrl();
   const auth = reader.auth();
   const timeoutMs = reader.timeout();
-  reader.throwIfProblems();
-  return { url, auth, timeoutMs };
+  if (shared === undefined) reader.throwIfProblems();
+  return problems.count > before ? undefined : { url, auth, timeoutMs };
 }
 
 class FhirEnvironment {
-  private readonly problems = new ConfigurationProblems('invalid FHIR configuration');
-
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly problems: ConfigurationProblems,
+  ) {}
 
   problem(name: FhirVariableName, text: string): void {
     this.problems.add(name, text);

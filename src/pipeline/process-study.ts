@@ -173,7 +173,7 @@ export class StudyProcessor {
             firstString(first, '00100021') ?? '',
             patientId,
           );
-    await store.beginAttempt(studyUid, patientKey);
+    await store.beginAttempt(studyUid, patientKey, isoDate(firstString(first, '00080020')));
 
     let refused = 0;
     for (const { candidate, reason } of ineligible) {
@@ -422,6 +422,15 @@ export class StudyProcessor {
       this.options.observer?.observeStage(stage, (performance.now() - started) / 1000);
     }
   }
+}
+
+/** A DICOM DA `YYYYMMDD` as `YYYY-MM-DD`; undefined unless it is a real calendar day. */
+export function isoDate(value: string | undefined): string | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value?.trim() ?? '');
+  if (match === null) return undefined;
+  const iso = `${match[1] ?? ''}-${match[2] ?? ''}-${match[3] ?? ''}`;
+  const parsed = new Date(`${iso}T00:00:00Z`);
+  return Number.isNaN(parsed.getTime()) || !parsed.toISOString().startsWith(iso) ? undefined : iso;
 }
 
 function empty() {

@@ -7,6 +7,10 @@
  * queues exactly one follow-up (which then finds nothing new and ends quickly). Several
  * processes on one database fetch with `SKIP LOCKED`, so each job runs once.
  *
+ * A second queue, `care-plan`, takes the FHIR side of a graded study (src/pipeline/care-plan.ts)
+ * with its own, longer retry policy, so a FHIR server that is away delays care plans without
+ * touching grading.
+ *
  * A job that throws is retried with exponential backoff up to the retry limit; the worker
  * only throws for transient failures and records permanent ones itself (see worker.ts). A
  * job whose worker died (kill -9, power loss) stays active until its expiry, then pg-boss
@@ -17,6 +21,8 @@ import type { Logger } from '../log.js';
 import type { JobQueue, StudyJob } from './job.js';
 
 export const GRADE_STUDY_QUEUE = 'grade-study';
+/** Writing a graded study's results and care plan to FHIR (src/pipeline/care-plan.ts). */
+export const CARE_PLAN_QUEUE = 'care-plan';
 /** pg-boss keeps its tables here, apart from jointspace's own. */
 export const QUEUE_SCHEMA = 'jointspace_queue';
 
@@ -30,6 +36,20 @@ export interface QueueOptions {
   logger: Logger;
   /** Connections pg-boss may hold (default 4). */
   poolSize?: number;
+  /**
+   * Retries of a care-plan job (default 12) and the first delay (default 30 s, doubled each
+   * time): with the defaults a FHIR server may be away for about a day before a plan is lost.
+   */
+  careRetryLimit?: number;
+  careRetryDelaySeconds?: number;
+}
+
+/** One attempt of a care-plan job. */
+export interface CareAttempt {
+  id: string;
+  studyInstanceUid: string;
+  attempt: number;
+  willRetry: boolean;
 }
 
 export interface WorkOptions {
@@ -86,7 +106,64 @@ export class StudyQueue implements JobQueue {
       policy: 'stately',
       ...queue.retryPolicy(),
     });
+    await boss.createQueue(CARE_PLAN_QUEUE, {
+      name: CARE_PLAN_QUEUE,
+      policy: 'stately',
+      ...queue.carePolicy(),
+    });
+    await boss.updateQueue(CARE_PLAN_QUEUE, {
+      name: CARE_PLAN_QUEUE,
+      policy: 'stately',
+      ...queue.carePolicy(),
+    });
     return queue;
+  }
+
+  private carePolicy() {
+    return {
+      retryLimit: this.options.careRetryLimit ?? 12,
+      retryDelay: this.options.careRetryDelaySeconds ?? 30,
+      retryBackoff: true,
+      expireInSeconds: this.options.jobTimeoutSeconds,
+    };
+  }
+
+  /**
+   * Queues the care plan of a graded study. Stately like grading: a burst of requests for one
+   * study collapses into one waiting job (which reads the newest results when it runs).
+   */
+  async enqueueCarePlan(studyInstanceUid: string): Promise<{ jobId: string | null }> {
+    const jobId = await this.boss.send(
+      CARE_PLAN_QUEUE,
+      { studyInstanceUid },
+      { singletonKey: studyInstanceUid, ...this.carePolicy() },
+    );
+    return { jobId };
+  }
+
+  /** Runs `handler` for each care-plan job, one at a time in this process. */
+  async workCarePlans(
+    options: Pick<WorkOptions, 'pollingIntervalSeconds'>,
+    handler: (attempt: CareAttempt) => Promise<void>,
+  ): Promise<void> {
+    await this.boss.work<{ studyInstanceUid: string }>(
+      CARE_PLAN_QUEUE,
+      {
+        batchSize: 1,
+        includeMetadata: true,
+        pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5,
+      },
+      async (jobs) => {
+        for (const job of jobs) {
+          await handler({
+            id: job.id,
+            studyInstanceUid: job.data.studyInstanceUid,
+            attempt: job.retryCount + 1,
+            willRetry: job.retryCount < job.retryLimit,
+          });
+        }
+      },
+    );
   }
 
   private retryPolicy() {

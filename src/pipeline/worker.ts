@@ -35,6 +35,11 @@ export interface WorkerOptions {
   /** Names this process in the job history (default host and pid). */
   workerId?: string;
   pollingIntervalSeconds?: number;
+  /**
+   * Called after a job graded at least one knee (its SR is in the PACS), e.g. to queue the
+   * care plan. Must not throw: the grading job has succeeded whatever it does.
+   */
+  afterGraded?: (studyInstanceUid: string) => Promise<void>;
 }
 
 export const JOB_KIND = 'grade-study';
@@ -92,6 +97,7 @@ export class Worker {
     try {
       const run = await this.options.processor.run(attempt.job);
       await this.record(attempt, 'succeeded', startedAt);
+      if (run.status === 'graded') await this.options.afterGraded?.(attempt.job.studyInstanceUid);
       observer?.jobFinished(
         run.status === 'skipped' || run.status === 'not-found' ? 'skipped' : 'succeeded',
       );

@@ -7,12 +7,14 @@ import { entities } from './entities.js';
 import { InitialSchema1764806400000 } from './migrations/1764806400000-initial-schema.js';
 import { IntakeCursor1764900000000 } from './migrations/1764900000000-intake-cursor.js';
 import { StudyRuns1764990000000 } from './migrations/1764990000000-study-runs.js';
+import { CarePlans1765100000000 } from './migrations/1765100000000-care-plans.js';
 
 /** In order; append new migrations, never edit one that has shipped. */
 export const migrations = [
   InitialSchema1764806400000,
   IntakeCursor1764900000000,
   StudyRuns1764990000000,
+  CarePlans1765100000000,
 ];
 
 /** Kept apart from pg-boss, which will own its own schema in the same database. */

@@ -59,6 +59,8 @@ export interface Study {
   gradedInputs: string | null;
   /** When the latest processing attempt began; null before the first. */
   attemptStartedAt: Date | null;
+  /** Study Date (0008,0020) as `YYYY-MM-DD`; null when the study has none or is not yet graded. */
+  studyDate: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -153,6 +155,7 @@ export const StudySchema = defineSchema<Study>({
     status: { type: 'text' },
     gradedInputs: { type: 'text', name: 'graded_inputs', nullable: true },
     attemptStartedAt: { type: 'timestamptz', name: 'attempt_started_at', nullable: true },
+    studyDate: { type: 'date', name: 'study_date', nullable: true },
     createdAt,
     updatedAt,
   },

@@ -160,16 +160,21 @@ export class Store {
    * Starts an attempt at a study: creates it if new (with its patient key when known), marks it
    * processing and stamps the attempt, so the report shows this attempt's problems only.
    */
-  async beginAttempt(studyInstanceUid: string, patientKey?: string): Promise<void> {
+  async beginAttempt(
+    studyInstanceUid: string,
+    patientKey?: string,
+    studyDate?: string,
+  ): Promise<void> {
     // One statement: this runs once per job, and round trips are most of its cost.
     await guard(() =>
       this.dataSource.query(
-        `INSERT INTO studies (study_instance_uid, patient_key, status, attempt_started_at)
-         VALUES ($1, $2, 'processing', clock_timestamp())
+        `INSERT INTO studies (study_instance_uid, patient_key, study_date, status, attempt_started_at)
+         VALUES ($1, $2, $3, 'processing', clock_timestamp())
          ON CONFLICT (study_instance_uid) DO UPDATE
             SET status = 'processing', attempt_started_at = clock_timestamp(), updated_at = now(),
-                patient_key = coalesce(EXCLUDED.patient_key, studies.patient_key)`,
-        [studyInstanceUid, patientKey ?? null],
+                patient_key = coalesce(EXCLUDED.patient_key, studies.patient_key),
+                study_date = coalesce(EXCLUDED.study_date, studies.study_date)`,
+        [studyInstanceUid, patientKey ?? null, studyDate ?? null],
       ),
     );
   }

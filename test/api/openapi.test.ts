@@ -53,7 +53,7 @@ test('every operation states its security and its path parameters', (t) => {
       t.true(Object.keys(operation.responses).length > 0, where);
     }
   }
-  t.deepEqual(schemes.sort(), ['apiToken', 'webhookSecret']);
+  t.deepEqual(schemes.sort(), ['apiToken', 'cdsJwt', 'webhookSecret']);
 });
 
 test('every $ref in the document resolves', (t) => {

@@ -1,6 +1,10 @@
 import test, { type ExecutionContext } from 'ava';
 import type { DataSource } from 'typeorm';
 import { createDataSource, migrate } from '../../src/store/data-source.js';
+import type { StudyResponse } from '../../src/api/studies.js';
+import { recommend } from '../../src/care/engine.js';
+import { careRules } from '../../src/care/rules.js';
+import { CarePlanStore } from '../../src/store/care-plans.js';
 import { Store } from '../../src/store/repository.js';
 import { usePostgres } from '../helpers/postgres.js';
 import {
@@ -23,6 +27,7 @@ const SERIES = '2.25.200000000000000000000000000000000002';
 const KNEES_IMAGE = '2.25.200000000000000000000000000000000003';
 const CHEST_IMAGE = '2.25.200000000000000000000000000000000004';
 const UNKNOWN_STUDY = '2.25.200000000000000000000000000000000099';
+const CARE_STUDY = '2.25.200000000000000000000000000000000010';
 const MODEL = 'kl-grade-test@1';
 const NOT_A_KNEE = 'not a knee radiograph: the image looks like a chest radiograph';
 
@@ -81,16 +86,17 @@ test.after.always(async () => {
 async function withApi(
   t: ExecutionContext,
   use: (api: TestApi) => Promise<void>,
+  carePlans?: CarePlanStore,
 ): Promise<TestApi> {
   if (store === undefined) throw new Error('database not ready');
-  const api = await startApi(t, { store });
+  const api = await startApi(t, { store, ...(carePlans === undefined ? {} : { carePlans }) });
   try {
     await use(api);
   } finally {
     await api.close();
   }
   const log = api.logLines.join('\n');
-  for (const secret of [STUDY, KNEES_IMAGE, CHEST_IMAGE, UNKNOWN_STUDY, '2.25.2000']) {
+  for (const secret of [STUDY, KNEES_IMAGE, CHEST_IMAGE, UNKNOWN_STUDY, CARE_STUDY, '2.25.2000']) {
     t.false(log.includes(secret), `a UID reached the log: ${secret}`);
   }
   for (const secret of [API_TOKEN, SECOND_API_TOKEN, WEBHOOK_SECRET]) {
@@ -130,8 +136,80 @@ test('a graded study answers its knees and its refusals', async (t) => {
       ],
       refusals: [{ sopInstanceUid: CHEST_IMAGE, reason: NOT_A_KNEE }],
       errors: [],
+      carePlan: null,
+      recommendations: [],
     });
   });
+});
+
+test('a study with a care plan answers its state and its recommendations knee by knee', async (t) => {
+  if (dataSource === undefined || store === undefined) throw new Error('database not ready');
+  const carePlans = new CarePlanStore(dataSource);
+  await store.upsertStudy(CARE_STUDY);
+  await carePlans.markPending(CARE_STUDY);
+
+  await withApi(
+    t,
+    async (api) => {
+      const pending = await fetch(studyUrl(api, CARE_STUDY), { headers: bearer(API_TOKEN) });
+      const body = (await pending.json()) as StudyResponse;
+      t.is(body.carePlan?.status, 'pending');
+      t.deepEqual(body.recommendations, []);
+    },
+    carePlans,
+  );
+
+  const rules = careRules();
+  const knees = (['R', 'L'] as const).map((laterality) => ({
+    laterality,
+    klGrade: 3,
+    modelId: MODEL,
+    proposal: recommend(
+      {
+        asOf: '2026-12-01',
+        age: 70,
+        bmi: 31,
+        conditions: ['chronic-kidney-disease'],
+        treatments: [],
+        knee: { laterality, klGrade: 3 },
+      },
+      rules,
+    ),
+  }));
+  await carePlans.saveWritten(CARE_STUDY, 'patient-1', knees);
+
+  await withApi(
+    t,
+    async (api) => {
+      const response = await fetch(studyUrl(api, CARE_STUDY), { headers: bearer(API_TOKEN) });
+      const body = (await response.json()) as StudyResponse;
+      t.is(body.carePlan?.status, 'written');
+      t.is(body.carePlan?.attempts, 1);
+      const expected = knees.flatMap((knee) =>
+        knee.proposal.recommendations.map((rec) => `${knee.laterality} ${rec.id}`),
+      );
+      t.true(expected.length >= 4);
+      t.deepEqual(
+        body.recommendations.map((rec) => `${rec.laterality} ${rec.id}`),
+        expected,
+      );
+      for (const rec of body.recommendations) {
+        for (const field of [
+          'title',
+          'strength',
+          'source',
+          'clinicianExplanation',
+          'patientExplanation',
+        ] as const) {
+          t.true(rec[field].length > 0, `${rec.id} ${field}`);
+        }
+      }
+      // Chronic kidney disease: the oral NSAID rule is held back, weight management proposed.
+      t.false(body.recommendations.some((rec) => rec.id === 'R4'));
+      t.true(body.recommendations.some((rec) => rec.id === 'R2'));
+    },
+    carePlans,
+  );
 });
 
 test('every configured API token is accepted', async (t) => {

@@ -23,11 +23,10 @@
  * kept for what concerns the whole plan (flags, rules held back, missing data). Systems that
  * ignore the extension still find the patient wording on the request resources.
  *
- * Known shortcoming: a proposal resource is keyed by (study, knee, model, rule), so when a
+ * A proposal resource is keyed by (study, knee, model, rule) (`careRequestKey`), so when a
  * rewrite no longer proposes a rule (the patient's record changed), the earlier draft request
- * stays on the server, no longer referenced by the plan. It goes away when the writer revokes
- * jointspace drafts of the plan that the new bundle does not contain (search by the
- * `KEY_SYSTEMS.careRequest` identifier system and the patient, then set status `revoked`).
+ * is not part of the new bundle; the writer (src/pipeline/care-plan.ts) then sets it to
+ * `revoked`.
  */
 import type {
   Annotation,
@@ -131,15 +130,23 @@ function reasonCode(rec: Recommendation): CodeableConcept[] {
   return facts === '' ? [] : [{ text: `${rec.id} triggered by: ${facts}` }];
 }
 
+/**
+ * The identifier of the proposal request of one rule for one knee of a study graded by one
+ * model: the same inputs always give the same key, so a writer can tell which drafts on the
+ * server are its own earlier proposals for that knee.
+ */
+export function careRequestKey(
+  studyInstanceUid: string,
+  laterality: KneeLaterality,
+  modelId: string,
+  ruleId: string,
+) {
+  return derivedKey(KEY_SYSTEMS.careRequest, studyInstanceUid, laterality, modelId, ruleId);
+}
+
 function requestKey(ctx: PlanContext, rec: Recommendation) {
   const { basis } = ctx;
-  return derivedKey(
-    KEY_SYSTEMS.careRequest,
-    basis.studyInstanceUid,
-    basis.laterality,
-    basis.modelId,
-    rec.id,
-  );
+  return careRequestKey(basis.studyInstanceUid, basis.laterality, basis.modelId, rec.id);
 }
 
 function requestCommon(ctx: PlanContext, rec: Recommendation) {

@@ -4,6 +4,7 @@
  * numbers or patient references (values that identify a patient or a study).
  */
 import type { ImagingStudy, Patient, Reference } from '@medplum/fhirtypes';
+import type { ProgressionFlag } from '../../care/progression.js';
 import { JointspaceError } from '../../errors.js';
 import { checkAlgorithm, type AlgorithmIdentity } from '../../sr/dataset.js';
 import { isValidUid } from '../../sr/uids.js';
@@ -40,6 +41,32 @@ export interface KneeResultInput {
   /** SOP Instance UIDs of the radiographs graded. */
   sourceSopInstanceUids: readonly string[];
   jsw?: JswInput;
+  /** The comparison with an earlier study (src/care/progression.ts), where there is one. */
+  progression?: ProgressionInput;
+}
+
+/** The earlier study a comparison rests on. */
+export interface ProgressionBaselineInput {
+  studyInstanceUid: string;
+  /** `YYYYMMDD` or `YYYY-MM-DD`. */
+  studyDate: string;
+  /** Years from the earlier study to this one. */
+  intervalYears: number;
+}
+
+/** The progression of one knee; a `ProgressionAssessment` of src/care/progression.ts fits. */
+export interface ProgressionInput {
+  kl?: { baseline: ProgressionBaselineInput; klChange: number };
+  jsw?: {
+    baseline: ProgressionBaselineInput;
+    /** Medial minimum JSW now minus then, mm. */
+    medialChangeMm: number;
+    /** mm per year, where the interval allowed a rate. */
+    medialChangeMmPerYear?: number;
+  };
+  flags: readonly ProgressionFlag[];
+  /** The clinician wording, written as a note. */
+  clinicianText?: string;
 }
 
 export interface ImagingInput {
