@@ -96,6 +96,24 @@ export const PROBABILITY_UNIT = concept('{probability}', UCUM, 'probability');
 /** UCUM annotation of unity for a grade on an ordinal scale, as for the probability above. */
 export const GRADE_UNIT = concept('{grade}', UCUM, 'grade');
 
+// The comparison with an earlier study (src/sr/comparison.ts).
+/** The earlier study's UID; as TID 1602 and the DICOM SR to FHIR IG name it. */
+export const STUDY_INSTANCE_UID = concept('110180', DCM, 'Study Instance UID');
+/** The earlier study's date (TID 1602 Image Library Entry Descriptors). */
+export const STUDY_DATE = concept('111060', DCM, 'Study Date');
+/** UCUM year (annum), for the interval. */
+export const YEAR_UNIT = concept('a', UCUM, 'year');
+export const MILLIMETRE_UNIT = concept('mm', UCUM, 'millimeter');
+export const MILLIMETRE_PER_YEAR_UNIT = concept('mm/a', UCUM, 'millimeter per year');
+
+// Joint-space width as TID 300 length measurements (src/measurement/, measurement-report.ts).
+/** Length (SCT 410668003), the concept of a two-point distance, as OHIF's Length tool writes it. */
+export const LENGTH = concept('410668003', SCT, 'Length');
+/** PS3.16 CID 7181: a length on an image whose pixel spacing is not known. */
+export const PIXEL_UNIT = concept('{pixels}', UCUM, 'pixels');
+/** Comment (DCM 121106): free text OHIF shows as the first label line of a measurement. */
+export const COMMENT = concept('121106', DCM, 'Comment');
+
 /** CID 7005 Contributing Equipment Purposes of Reference; it has no "Processing Algorithm". */
 export const PROCESSING_EQUIPMENT = concept('109102', DCM, 'Processing Equipment');
 
@@ -114,6 +132,63 @@ export interface PrivateScheme {
   klGradeConfidence: CodedConcept;
   kneeCheckOutcome: CodedConcept;
   grades: readonly PrivateGrade[];
+  /** Concepts of the comparison with an earlier study (src/sr/comparison.ts). */
+  progression: ProgressionConcepts;
+  /** Findings of the joint-space width measurements, `jointSpaceWidth` in the code table. */
+  jointSpaceWidth: JointSpaceWidthConcepts;
+}
+
+export interface JointSpaceWidthConcepts {
+  medialMinimum: CodedConcept;
+  lateralMinimum: CodedConcept;
+}
+
+function parseJointSpaceWidth(value: unknown, scheme: string, path: string) {
+  const fields = record(value, path, 'jointSpaceWidth');
+  return Object.freeze({
+    medialMinimum: privateConcept(
+      fields.medialMinimum,
+      scheme,
+      path,
+      'jointSpaceWidth.medialMinimum',
+    ),
+    lateralMinimum: privateConcept(
+      fields.lateralMinimum,
+      scheme,
+      path,
+      'jointSpaceWidth.lateralMinimum',
+    ),
+  });
+}
+
+/** The concept names of a comparison group, `progression` in the code table. */
+export interface ProgressionConcepts {
+  comparison: CodedConcept;
+  interval: CodedConcept;
+  klChange: CodedConcept;
+  jswChange: CodedConcept;
+  jswRate: CodedConcept;
+  flag: CodedConcept;
+}
+
+const PROGRESSION_KEYS = [
+  'comparison',
+  'interval',
+  'klChange',
+  'jswChange',
+  'jswRate',
+  'flag',
+] as const satisfies readonly (keyof ProgressionConcepts)[];
+
+function parseProgression(value: unknown, scheme: string, path: string): ProgressionConcepts {
+  const fields = record(value, path, 'progression');
+  const entries = PROGRESSION_KEYS.map((key) => [
+    key,
+    privateConcept(fields[key], scheme, path, `progression.${key}`),
+  ]);
+  return Object.freeze(
+    Object.fromEntries(entries) as Record<keyof ProgressionConcepts, CodedConcept>,
+  );
 }
 
 export interface PrivateGrade {
@@ -203,6 +278,8 @@ export function parsePrivateScheme(json: unknown, path: string): PrivateScheme {
       'concepts.kneeCheckOutcome',
     ),
     grades: grades.map((grade, index) => parseGrade(grade, index, designator, path)),
+    progression: parseProgression(root.progression, designator, path),
+    jointSpaceWidth: parseJointSpaceWidth(root.jointSpaceWidth, designator, path),
   };
   requireUniqueValues(scheme, path);
   return Object.freeze(scheme);
@@ -214,6 +291,9 @@ function requireUniqueValues(scheme: PrivateScheme, path: string): void {
     scheme.klGradeConfidence,
     scheme.kneeCheckOutcome,
     ...scheme.grades.flatMap((grade) => [grade.code, grade.probability]),
+    ...PROGRESSION_KEYS.map((key) => scheme.progression[key]),
+    scheme.jointSpaceWidth.medialMinimum,
+    scheme.jointSpaceWidth.lateralMinimum,
   ].map((code) => code.value);
   const duplicate = values.find((value, index) => values.indexOf(value) !== index);
   if (duplicate !== undefined) throw invalidTable(path, `code value "${duplicate}" is used twice`);
@@ -247,6 +327,11 @@ export const KL_GRADE = PRIVATE_SCHEME.klGrade;
 export const KL_GRADE_CONFIDENCE = PRIVATE_SCHEME.klGradeConfidence;
 /** The knee check's verdict, as the sentence a radiographer reads. */
 export const KNEE_CHECK_OUTCOME = PRIVATE_SCHEME.kneeCheckOutcome;
+/** Finding of a minimum joint-space width measurement, per compartment. */
+export const JSW_MINIMUM = Object.freeze({
+  medial: PRIVATE_SCHEME.jointSpaceWidth.medialMinimum,
+  lateral: PRIVATE_SCHEME.jointSpaceWidth.lateralMinimum,
+});
 
 function gradeEntry(grade: number): PrivateGrade {
   const entry = PRIVATE_SCHEME.grades[grade];

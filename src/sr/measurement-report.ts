@@ -5,9 +5,11 @@
  * Pure: data in, Part 10 bytes out, nothing logged. The content tree, template rows and codes
  * are described in src/sr/README.md.
  */
+import { comparisonContentItems, type KneeComparison } from './comparison.js';
 import {
   ALGORITHM_NAME,
   ALGORITHM_VERSION,
+  COMMENT,
   COMPREHENSIVE_SR_STORAGE,
   DEVICE,
   DEVICE_OBSERVER_MANUFACTURER,
@@ -26,6 +28,7 @@ import {
   IMAGING_MEASUREMENT_REPORT,
   IMAGING_MEASUREMENTS,
   IMAGING_PROCEDURE,
+  JSW_MINIMUM,
   KL_GRADE,
   KL_GRADE_CONFIDENCE,
   KNEE_CHECK_OUTCOME,
@@ -33,9 +36,12 @@ import {
   LANGUAGE_OF_CONTENT,
   LATERALITY,
   LEFT,
+  LENGTH,
   MEASUREMENT_GROUP,
+  MILLIMETRE_UNIT,
   OBSERVER_TYPE,
   OSTEOARTHRITIS_OF_KNEE,
+  PIXEL_UNIT,
   PROBABILITY_UNIT,
   PROCEDURE_REPORTED,
   RIGHT,
@@ -92,7 +98,33 @@ export interface GradedKnee {
    * cannot track it either way (src/sr/README.md, "In OHIF").
    */
   trackingIdentifier?: string;
+  /** Minimum joint-space widths of this knee (src/measurement/jsw.ts), at most one per compartment. */
+  jsw?: JswLength[];
+  /** The change since the knee's earlier result (src/care/progression.ts), when there is one. */
+  comparison?: KneeComparison;
 }
+
+/**
+ * One minimum joint-space width as a line on the source image. Points are in pixel-index
+ * coordinates of the source image, as src/measurement/jsw.ts gives them (the centre of the
+ * top left pixel is (0, 0)); the SR shifts them by half a pixel to its own convention.
+ */
+export interface JswLength {
+  compartment: 'medial' | 'lateral';
+  /** On the femoral condyle margin. */
+  femurPoint: { x: number; y: number };
+  /** On the tibial plateau margin. */
+  tibiaPoint: { x: number; y: number };
+  /** Millimetres only when the source's pixel spacing is known; otherwise pixels. */
+  value: number;
+  unit: 'mm' | 'px';
+}
+
+/**
+ * The Tracking Identifier OHIF 3.12 needs to list a two-point line as a measurement of its
+ * Length tool (the cornerstone adapters' tag and tool name; docs/standards.md).
+ */
+export const LENGTH_TRACKING_IDENTIFIER = 'Cornerstone3DTools@^0.1.0:Length';
 
 export interface MeasurementReportInput {
   header: SourceHeader;
@@ -114,7 +146,12 @@ export const SR_SERIES_DESCRIPTION = 'jointspace KL grading (AI, unverified)';
 const DEFAULT_SERIES_NUMBER = 9001;
 
 type Relationship =
-  'CONTAINS' | 'HAS OBS CONTEXT' | 'HAS CONCEPT MOD' | 'HAS ACQ CONTEXT' | 'SELECTED FROM';
+  | 'CONTAINS'
+  | 'HAS OBS CONTEXT'
+  | 'HAS CONCEPT MOD'
+  | 'HAS ACQ CONTEXT'
+  | 'SELECTED FROM'
+  | 'INFERRED FROM';
 
 /**
  * Builds the SR: SR Document Series, SR Document General and SR Document Content modules
@@ -162,6 +199,37 @@ function checkKnee(knee: GradedKnee, images: SourceImage[], name: string): void 
   checkGrading(knee.grading, `${name}.grading`);
   if (knee.region !== undefined) {
     checkRegion(knee.region, image.columns, image.rows, `${name}.region`);
+  }
+  const compartments = new Set<string>();
+  (knee.jsw ?? []).forEach((length, index) => {
+    checkLength(length, image, `${name}.jsw[${index}]`);
+    if (compartments.has(length.compartment)) {
+      throw invalid(`${name}.jsw lists the ${length.compartment} compartment twice`);
+    }
+    compartments.add(length.compartment);
+  });
+}
+
+function checkLength(length: JswLength, image: SourceImage, name: string): void {
+  // Checked at run time too: the input may come from JSON.
+  if (!(['medial', 'lateral'] as string[]).includes(length.compartment)) {
+    throw invalid(`${name}.compartment must be "medial" or "lateral"`);
+  }
+  if (!(['mm', 'px'] as string[]).includes(length.unit)) {
+    throw invalid(`${name}.unit must be "mm" or "px"`);
+  }
+  if (length.unit === 'mm' && image.pixelSpacing === undefined) {
+    throw invalid(`${name}.unit is "mm" but the source image has no pixel spacing`);
+  }
+  if (!Number.isFinite(length.value) || length.value < 0) {
+    throw invalid(`${name}.value must be a finite number >= 0`);
+  }
+  for (const key of ['femurPoint', 'tibiaPoint'] as const) {
+    const { x, y } = length[key];
+    const inside = x >= -0.5 && y >= -0.5 && x <= image.columns - 0.5 && y <= image.rows - 0.5;
+    if (!Number.isFinite(x) || !Number.isFinite(y) || !inside) {
+      throw invalid(`${name}.${key} must lie on the source image (pixel-index coordinates)`);
+    }
   }
 }
 
@@ -266,12 +334,71 @@ function side(laterality: 'R' | 'L'): CodedConcept {
 }
 
 function measurementGroups(input: MeasurementReportInput): Dataset[] {
-  return input.knees.map((knee) => {
+  return input.knees.flatMap((knee) => {
     const index = input.images.findIndex((image) => image.sopInstanceUid === knee.sopInstanceUid);
     const image = input.images[index];
     if (image === undefined) throw invalid('every knee must reference one of images');
-    return measurementGroup(knee, image, index, input);
+    return [
+      measurementGroup(knee, image, index, input),
+      ...(knee.jsw ?? []).map((length) => lengthGroup(length, knee, image, input)),
+    ];
   });
+}
+
+/** "Medial minimum JSW, right knee". */
+function lengthComment(length: JswLength, laterality: 'R' | 'L' | undefined): string {
+  const which = laterality === 'R' ? ', right knee' : laterality === 'L' ? ', left knee' : '';
+  const compartment = length.compartment === 'medial' ? 'Medial' : 'Lateral';
+  return `${compartment} minimum JSW${which}`;
+}
+
+/**
+ * One minimum joint-space width as a TID 1501 group holding a TID 300 length measurement, the
+ * shape OHIF's Length tool writes and reads back (cornerstone adapters, Length and
+ * MeasurementReport.getSetupMeasurementData): the tool's Tracking Identifier, a Finding, the
+ * Finding Site, and a NUM (410668003, SCT, "Length") inferred from a two-point SCOORD
+ * POLYLINE selected from the source image, in mm or, without pixel spacing, {pixels}. OHIF
+ * 3.12 takes a group without a top-level SCOORD through
+ * `_processNonGeometricallyDefinedMeasurement` (getSopClassHandlerModule.ts), which draws the
+ * SCOORD found in each NUM's ContentSequence and labels it "Length: <value> <unit>".
+ */
+function lengthGroup(
+  length: JswLength,
+  knee: GradedKnee,
+  image: SourceImage,
+  input: MeasurementReportInput,
+): Dataset {
+  const laterality = knee.laterality ?? image.imageLaterality;
+  const model = modelId(input.algorithm);
+  // The laterality part carries the compartment, so each line keeps its own stable UID.
+  const tracking = trackingUid(
+    input.header.StudyInstanceUID,
+    image.sopInstanceUid,
+    `${laterality ?? 'U'} JSW ${length.compartment}`,
+    model,
+  );
+  const { femurPoint, tibiaPoint } = length;
+  const line = {
+    RelationshipType: 'INFERRED FROM',
+    ValueType: 'SCOORD',
+    GraphicType: 'POLYLINE',
+    GraphicData: [femurPoint.x + 0.5, femurPoint.y + 0.5, tibiaPoint.x + 0.5, tibiaPoint.y + 0.5],
+    ContentSequence: [imageItem('SELECTED FROM', image, [])],
+  };
+  const unit = length.unit === 'mm' ? MILLIMETRE_UNIT : PIXEL_UNIT;
+  // The SCOORD must be the NUM's only child: OHIF reads a lone item's fields through the
+  // sequence (`ContentSequence.ValueType`) and draws nothing when there are more. The device
+  // is named once for the whole document (observer context) instead.
+  const measured = num(LENGTH, length.value, unit, [line]);
+  return container('CONTAINS', MEASUREMENT_GROUP, [
+    text('HAS OBS CONTEXT', TRACKING_IDENTIFIER, LENGTH_TRACKING_IDENTIFIER),
+    uidref('HAS OBS CONTEXT', TRACKING_UNIQUE_IDENTIFIER, tracking),
+    code('CONTAINS', FINDING, JSW_MINIMUM[length.compartment]),
+    findingSite(laterality),
+    // OHIF labels the line with this text; it shows neither the Finding nor the NUM's name.
+    text('CONTAINS', COMMENT, lengthComment(length, laterality)),
+    measured,
+  ]);
 }
 
 /**
@@ -319,6 +446,7 @@ function measurementGroup(
       num(klGradeProbability(grade), p, PROBABILITY_UNIT, algorithmId(input.algorithm)),
     ),
     text('CONTAINS', KNEE_CHECK_OUTCOME, kneeCheckText(grading)),
+    ...(knee.comparison === undefined ? [] : comparisonContentItems(knee.comparison)),
   ]);
 }
 

@@ -39,6 +39,7 @@ import {
   type SourceHeader,
   type SourceImage,
 } from './dataset.js';
+import type { JswLength } from './measurement-report.js';
 import { overlayUids } from './uids.js';
 
 export interface OverlayInput {
@@ -50,6 +51,11 @@ export interface OverlayInput {
   grading: KneeGrading & { cam: ClassActivationMaps };
   /** The graded region in pixels of `image`; the whole image by default. */
   region?: ImageRegion;
+  /**
+   * Minimum joint-space widths to draw, points in pixel-index coordinates of `image` (the
+   * centre of the top left pixel is (0, 0)), each with its value ("M 4.1 mm", "L 9 px").
+   */
+  jsw?: JswLength[];
   algorithm: AlgorithmIdentity;
   /** Content and instance creation time; explicit, so the same input gives the same bytes. */
   contentDateTime: Date;
@@ -72,6 +78,7 @@ const MIN_FONT_PX = 8;
 const REGION_COLOUR = '#00e000';
 const GRADE_COLOUR = '#ffff00';
 const MARK_COLOUR = '#ff3030';
+const JSW_COLOUR = { medial: '#ff40ff', lateral: '#00e0ff' } as const;
 
 /**
  * Builds the overlay: General Series, SC Equipment (C.8.6.1), General Image, Image Pixel and
@@ -120,6 +127,9 @@ function checkInput(input: OverlayInput): void {
     throw invalid(`grading.cam must hold ${GRADES} maps of width x height`);
   }
   if (input.region !== undefined) checkRegion(input.region, width, height, 'region');
+  (input.jsw ?? []).forEach((length, index) => {
+    checkDrawnLength(length, width, height, `jsw[${index}]`);
+  });
   for (const [value, name] of [
     [input.seriesNumber, 'seriesNumber'],
     [input.instanceNumber, 'instanceNumber'],
@@ -143,7 +153,7 @@ async function renderOverlay(input: OverlayInput): Promise<Buffer> {
   );
   const blended = blendHeatmap(image, activation);
   const region = input.region ?? { x: 0, y: 0, width: image.width, height: image.height };
-  const svg = marksSvg(image.width, image.height, region, gradeLabel(grading));
+  const svg = marksSvg(image.width, image.height, region, gradeLabel(grading), input.jsw ?? []);
   const { data, info } = await sharp(blended, {
     raw: { width: image.width, height: image.height, channels: 3 },
   })
@@ -166,7 +176,13 @@ export function gradeLabel(grading: KneeGrading): string {
  * SVG of the marks: the region outline, a band at the top with the grade and a band at the
  * bottom with the unverified mark, sized so the longer text fits the width.
  */
-function marksSvg(width: number, height: number, region: ImageRegion, label: string): string {
+function marksSvg(
+  width: number,
+  height: number,
+  region: ImageRegion,
+  label: string,
+  lengths: JswLength[],
+): string {
   const longest = Math.max(label.length, UNVERIFIED_MARK.length);
   const fontSize = Math.max(
     MIN_FONT_PX,
@@ -187,8 +203,61 @@ function marksSvg(width: number, height: number, region: ImageRegion, label: str
     textAt(Math.round(band * 0.72), GRADE_COLOUR, label),
     `<rect x="0" y="${height - band}" width="${width}" height="${band}" fill="black" fill-opacity="0.6"/>`,
     textAt(height - Math.round(band * 0.28), MARK_COLOUR, UNVERIFIED_MARK),
+    ...lengths.map((length) => lengthSvg(length, fontSize, stroke, width)),
     '</svg>',
   ].join('');
+}
+
+/** "M 4.1 mm": compartment initial, value (one decimal), unit. */
+export function lengthLabel(length: JswLength): string {
+  const initial = length.compartment === 'medial' ? 'M' : 'L';
+  return `${initial} ${length.value.toFixed(1)} ${length.unit}`;
+}
+
+/**
+ * One width as a line between its end points, short ticks across both ends, and its value
+ * beside it, on the side away from the image's nearer edge. Pixel-index points are shifted by
+ * half a pixel to SVG coordinates (whose origin is the top left corner of the top left pixel).
+ */
+function lengthSvg(length: JswLength, fontSize: number, stroke: number, width: number): string {
+  const colour = JSW_COLOUR[length.compartment];
+  const a = { x: length.femurPoint.x + 0.5, y: length.femurPoint.y + 0.5 };
+  const b = { x: length.tibiaPoint.x + 0.5, y: length.tibiaPoint.y + 0.5 };
+  const tick = Math.max(2, stroke * 3);
+  const line = (x1: number, y1: number, x2: number, y2: number) =>
+    `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="${colour}" stroke-width="${stroke}"/>`;
+  const leftHalf = (a.x + b.x) / 2 < width / 2;
+  const labelSize = Math.max(MIN_FONT_PX, Math.round(fontSize * 0.8));
+  const textX = leftHalf ? Math.max(a.x, b.x) + tick + 2 : Math.min(a.x, b.x) - tick - 2;
+  return [
+    line(a.x, a.y, b.x, b.y),
+    line(a.x - tick, a.y, a.x + tick, a.y),
+    line(b.x - tick, b.y, b.x + tick, b.y),
+    `<text x="${textX}" y="${Math.max(a.y, b.y) + labelSize}" fill="${colour}" ` +
+      `font-family="${FONT_FAMILY}" font-size="${labelSize}" font-weight="bold" ` +
+      // A dark outline keeps the value legible on bright bone.
+      `stroke="black" stroke-width="${stroke}" paint-order="stroke" ` +
+      `text-anchor="${leftHalf ? 'start' : 'end'}">${escapeXml(lengthLabel(length))}</text>`,
+  ].join('');
+}
+
+function checkDrawnLength(length: JswLength, width: number, height: number, name: string): void {
+  if (!(['medial', 'lateral'] as string[]).includes(length.compartment)) {
+    throw invalid(`${name}.compartment must be "medial" or "lateral"`);
+  }
+  if (!(['mm', 'px'] as string[]).includes(length.unit)) {
+    throw invalid(`${name}.unit must be "mm" or "px"`);
+  }
+  if (!Number.isFinite(length.value) || length.value < 0) {
+    throw invalid(`${name}.value must be a finite number >= 0`);
+  }
+  for (const key of ['femurPoint', 'tibiaPoint'] as const) {
+    const { x, y } = length[key];
+    const inside = x >= -0.5 && y >= -0.5 && x <= width - 0.5 && y <= height - 0.5;
+    if (!Number.isFinite(x) || !Number.isFinite(y) || !inside) {
+      throw invalid(`${name}.${key} must lie on the image (pixel-index coordinates)`);
+    }
+  }
 }
 
 function escapeXml(value: string): string {
@@ -233,7 +302,8 @@ function generalImage(input: OverlayInput): Dataset {
     ...(laterality === undefined ? {} : { ImageLaterality: laterality }),
     DerivationDescription:
       'Class activation map of the reported KL grade blended over the graded image; ' +
-      'graded region, grade and unverified mark burned in',
+      'graded region, grade and unverified mark burned in' +
+      ((input.jsw ?? []).length > 0 ? '; minimum joint-space widths drawn with their values' : ''),
     ImageComments: `${gradeLabel(input.grading)}. ${UNVERIFIED_MARK} (${UNVERIFIED_NOTE}).`,
     BurnedInAnnotation: 'YES',
     LossyImageCompression: '00',
