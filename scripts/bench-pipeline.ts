@@ -187,7 +187,7 @@ async function main(): Promise<void> {
           ),
         },
         msPerStudyByStage: Object.fromEntries(
-          ['fetch', 'decode', 'grade', 'build', 'store'].map((stage) => {
+          ['fetch', 'decode', 'grade', 'measure', 'build', 'store'].map((stage) => {
             const { sum } = histogramSum(metrics, 'jointspace_stage_duration_seconds', stage);
             return [stage, Number(((sum / Math.max(1, total.count)) * 1000).toFixed(1))];
           }),

@@ -131,6 +131,10 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       logger: logger.child({ component: 'pipeline' }),
       observer: metrics,
       destination: config.orthanc.dicomWebUrl,
+      progression: {
+        dicomweb,
+        database: (uid, before) => carePlans.earlierResults(uid, before),
+      },
     });
     const careWorker =
       config.fhir === undefined

@@ -21,7 +21,7 @@ export type ImageOutcomeLabel = (typeof IMAGE_OUTCOME_LABELS)[number];
 
 export const INTAKE_SOURCE_LABELS = ['push', 'poll', 'reprocess'] as const satisfies IntakeSource[];
 
-export const STAGES = ['fetch', 'decode', 'grade', 'build', 'store', 'total'] as const;
+export const STAGES = ['fetch', 'decode', 'grade', 'measure', 'build', 'store', 'total'] as const;
 export type Stage = (typeof STAGES)[number];
 
 /** 1 ms (a store write) to 60 s (a large study end to end): 1-2.5-5 per decade, then 20, 30, 60. */

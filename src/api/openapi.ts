@@ -406,6 +406,7 @@ export const openApiDocument: OpenApiDocument = {
           'errors',
           'carePlan',
           'recommendations',
+          'progression',
         ],
         properties: {
           studyInstanceUid: UID_SCHEMA,
@@ -430,6 +431,42 @@ export const openApiDocument: OpenApiDocument = {
             description: 'The recommendations of the care plans written, knee by knee',
             items: { $ref: '#/components/schemas/Recommendation' },
           },
+          progression: {
+            type: 'array',
+            description:
+              'Per knee with an earlier result of the same patient (database or an earlier jointspace SR in the PACS): the change since then',
+            items: { $ref: '#/components/schemas/Progression' },
+          },
+        },
+      },
+      Progression: {
+        type: 'object',
+        required: [
+          'laterality',
+          'baselineStudyDate',
+          'intervalYears',
+          'flags',
+          'clinicianText',
+          'patientText',
+        ],
+        properties: {
+          laterality: { type: 'string', enum: ['R', 'L'] },
+          baselineStudyDate: { type: 'string', format: 'date' },
+          intervalYears: { type: 'number', minimum: 0 },
+          klChange: { type: 'integer', description: 'KL grade now minus then' },
+          medialJswChangeMm: {
+            type: 'number',
+            description: 'Medial minimum joint-space width now minus then (mm)',
+          },
+          flags: {
+            type: 'array',
+            items: {
+              type: 'string',
+              enum: ['accelerated-jsw-loss', 'accelerated-kl-increase', 'jsw-loss'],
+            },
+          },
+          clinicianText: { type: 'string' },
+          patientText: { type: 'string' },
         },
       },
       CarePlanState: {
@@ -486,6 +523,23 @@ export const openApiDocument: OpenApiDocument = {
         type: 'object',
         required: ['laterality', 'klGrade', 'probabilities', 'confidence', 'model'],
         properties: {
+          jsw: {
+            type: 'object',
+            description:
+              'Minimum joint-space widths: …Mm when the pixel spacing gave millimetres, …Px when it did not; a compartment without a number has a reason',
+            required: ['unit'],
+            properties: {
+              unit: { type: ['string', 'null'], enum: ['mm', 'px', null] },
+              medialMinMm: { type: 'number', minimum: 0 },
+              lateralMinMm: { type: 'number', minimum: 0 },
+              medialMinPx: { type: 'number', minimum: 0 },
+              lateralMinPx: { type: 'number', minimum: 0 },
+              medialReason: { type: 'string' },
+              lateralReason: { type: 'string' },
+              reason: { type: 'string', description: 'Why nothing was measured on the image' },
+              quality: { type: 'number', minimum: 0, maximum: 1 },
+            },
+          },
           laterality: { type: 'string', enum: ['R', 'L'] },
           klGrade: {
             type: 'integer',

@@ -4,6 +4,7 @@
  */
 import { JointspaceError } from '../errors.js';
 import type { JobQueue } from '../pipeline/job.js';
+import type { JswSummary } from '../measurement/summary.js';
 import type { CarePlanRecord, CarePlanStatus, CarePlanStore } from '../store/care-plans.js';
 import type { Store, StudyReport } from '../store/repository.js';
 import type { RouteHandler } from './context.js';
@@ -21,6 +22,8 @@ export interface StudyResponse {
     confidence: number;
     /** The model that graded the knee, `name@version`. */
     model: string;
+    /** Joint-space width, when it was measured (or why it could not be). */
+    jsw?: JswResponse;
   }[];
   refusals: { sopInstanceUid: string | null; reason: string }[];
   /** Why the latest attempt failed, when it did. */
@@ -34,6 +37,50 @@ export interface StudyResponse {
   } | null;
   /** The recommendations of the care plans written, knee by knee, in the rules' order. */
   recommendations: RecommendationItem[];
+  /** Per knee with an earlier result of the same patient: the change since then. */
+  progression: ProgressionItem[];
+}
+
+export interface ProgressionItem {
+  laterality: 'R' | 'L';
+  /** Study Date of the earlier result compared with, `YYYY-MM-DD`. */
+  baselineStudyDate: string;
+  intervalYears: number;
+  klChange?: number;
+  /** Medial minimum joint-space width now minus then, mm (negative is narrowing). */
+  medialJswChangeMm?: number;
+  flags: string[];
+  clinicianText: string;
+  patientText: string;
+}
+
+/**
+ * Minimum joint-space widths of a knee: `…Mm` when the image's pixel spacing gave millimetres,
+ * `…Px` when it did not; a compartment without a number has a reason instead.
+ */
+export interface JswResponse {
+  unit: 'mm' | 'px' | null;
+  medialMinMm?: number;
+  lateralMinMm?: number;
+  medialMinPx?: number;
+  lateralMinPx?: number;
+  medialReason?: string;
+  lateralReason?: string;
+  /** Why nothing was measured on the image. */
+  reason?: string;
+  quality?: number;
+}
+
+function jswResponse(jsw: JswSummary | { refused: string }): JswResponse {
+  if ('refused' in jsw) return { unit: null, reason: jsw.refused };
+  const suffix = jsw.unit === 'mm' ? 'Mm' : 'Px';
+  const side = (name: 'medial' | 'lateral') => {
+    const c = jsw[name];
+    return c.min === undefined
+      ? { [`${name}Reason`]: c.reason ?? 'not measured' }
+      : { [`${name}Min${suffix}`]: c.min };
+  };
+  return { unit: jsw.unit, ...side('medial'), ...side('lateral'), quality: jsw.quality };
 }
 
 export interface RecommendationItem {
@@ -66,6 +113,7 @@ export function studyResponse(
       probabilities: knee.probabilities,
       confidence: knee.confidence,
       model: knee.modelId,
+      ...(knee.jsw === null ? {} : { jsw: jswResponse(knee.jsw) }),
     })),
     refusals: report.refusals.map((refusal) => ({
       sopInstanceUid: refusal.sopInstanceUid,
@@ -81,6 +129,23 @@ export function studyResponse(
             attempts: care.attempts,
             writtenAt: care.writtenAt?.toISOString() ?? null,
           },
+    progression: (care?.knees ?? []).flatMap((knee): ProgressionItem[] => {
+      const change = knee.progression;
+      const baseline = change?.kl?.baseline ?? change?.jsw?.baseline;
+      if (change === undefined || baseline === undefined) return [];
+      return [
+        {
+          laterality: knee.laterality,
+          baselineStudyDate: baseline.studyDate,
+          intervalYears: baseline.intervalYears,
+          ...(change.kl === undefined ? {} : { klChange: change.kl.klChange }),
+          ...(change.jsw === undefined ? {} : { medialJswChangeMm: change.jsw.medialChangeMm }),
+          flags: [...change.flags],
+          clinicianText: change.clinicianText,
+          patientText: change.patientText,
+        },
+      ];
+    }),
     recommendations: (care?.knees ?? []).flatMap((knee) =>
       knee.proposal.recommendations.map((rec): RecommendationItem => ({
         id: rec.id,

@@ -13,13 +13,15 @@
  *    (QIDO-RS), because jointspace's database keeps no Patient ID.
  * 2. Match the Patient by identifier (src/fhir/patient-match.ts). Unmatched or ambiguous: the
  *    imaging results are written without a subject, the reason is recorded, no care plan.
- * 3. Read the patient's record once (src/fhir/patient-context.ts) and run the rules per knee
- *    (src/care/engine.ts).
- * 4. One transaction: Device, Observations, DiagnosticReport, Provenance, and per knee the
- *    draft CarePlan with its proposal requests.
- * 5. Revoke (ServiceRequest) or cancel (MedicationRequest) jointspace's earlier draft requests of these knees that the new plan no longer
- *    proposes (the patient's record changed between two runs).
- * 6. Record the outcome, the proposals and the FHIR ids written.
+ * 3. Per knee, the progression since the patient's earlier results (database and earlier
+ *    jointspace SRs in the PACS, knee-progression.ts).
+ * 4. Read the patient's record once (src/fhir/patient-context.ts) and run the rules per knee
+ *    (src/care/engine.ts) with the progression among the facts (rules R14, R15).
+ * 5. One transaction: Device, Observations (KL grade, progression), DiagnosticReport,
+ *    Provenance, and per knee the draft CarePlan with its proposal requests.
+ * 6. Revoke (ServiceRequest) or cancel (MedicationRequest) jointspace's earlier draft requests
+ *    of these knees that the new plan no longer proposes (the patient's record changed).
+ * 7. Record the outcome, the proposals, the progression and the FHIR ids written.
  */
 import type {
   Bundle,
@@ -29,10 +31,12 @@ import type {
   ServiceRequest,
 } from '@medplum/fhirtypes';
 import { recommend } from '../care/engine.js';
+import type { ProgressionAssessment } from '../care/progression.js';
 import type { CareRules } from '../care/rules.js';
 import type { DicomWebClient } from '../dicomweb/client.js';
 import { firstString, tags } from '../dicomweb/json.js';
 import { JointspaceError } from '../errors.js';
+import { sendInChunks } from '../fhir/chunked-transaction.js';
 import type { FhirClient } from '../fhir/client.js';
 import type { FhirCodes } from '../fhir/codes.js';
 import type { PatientIdentifierMap } from '../fhir/identifiers.js';
@@ -54,11 +58,12 @@ import { measurementReportUids } from '../sr/uids.js';
 import type { CarePlanStore, GradedKneeRecord, KneeCarePlan } from '../store/care-plans.js';
 import type { AuditObjectKind, KneeLaterality } from '../store/entities.js';
 import type { Store } from '../store/repository.js';
+import { kneeProgressions } from './knee-progression.js';
 import { isoDate } from './process-study.js';
 
 export interface CarePlannerOptions {
   fhir: Pick<FhirClient, 'search' | 'read' | 'transaction' | 'update'>;
-  dicomweb: Pick<DicomWebClient, 'searchForInstances'>;
+  dicomweb: Pick<DicomWebClient, 'searchForInstances' | 'searchForStudies' | 'retrieveInstance'>;
   store: Pick<Store, 'recordWrites'>;
   carePlans: CarePlanStore;
   rules: CareRules;
@@ -119,6 +124,20 @@ export class CarePlanner {
     const recorded = this.clock();
     const today = recorded.toISOString().slice(0, 10);
     const studyDate = study.studyDate ?? today;
+    const progressions = await kneeProgressions(
+      {
+        dicomweb: this.options.dicomweb,
+        database: (uid, before) => carePlans.earlierResults(uid, before),
+        logger,
+      },
+      { studyInstanceUid, ...study },
+      graded.map((knee) => ({
+        laterality: knee.laterality,
+        klGrade: knee.klGrade,
+        modelId: knee.modelId,
+        ...(Object.keys(knee.jsw).length === 0 ? {} : { jsw: knee.jsw }),
+      })),
+    );
     const match = await matchPatient(
       this.options.fhir,
       { patientId: study.patientId, issuerOfPatientId: study.issuerOfPatientId },
@@ -139,7 +158,9 @@ export class CarePlanner {
         ...(study.accessionNumber === undefined ? {} : { accessionNumber: study.accessionNumber }),
       },
       ...(patient === undefined ? {} : { patient }),
-      knees: graded.map((knee) => kneeInput(studyInstanceUid, model, knee)),
+      knees: graded.map((knee) =>
+        kneeInput(studyInstanceUid, model, knee, progressions.get(knee.laterality)),
+      ),
       algorithm: this.options.algorithm,
       recorded,
     });
@@ -160,12 +181,33 @@ export class CarePlanner {
       ...(this.options.codes === undefined ? {} : { codes: this.options.codes }),
     });
     const plans = graded.map((knee) => {
+      const progression = progressions.get(knee.laterality);
       const proposal = recommend(
-        { ...context.facts, knee: { laterality: knee.laterality, klGrade: knee.klGrade } },
+        {
+          ...context.facts,
+          knee: {
+            laterality: knee.laterality,
+            klGrade: knee.klGrade,
+            ...(knee.jsw.medialMinMm === undefined && knee.jsw.lateralMinMm === undefined
+              ? {}
+              : {
+                  jsw: {
+                    ...(knee.jsw.medialMinMm === undefined
+                      ? {}
+                      : { medialMm: knee.jsw.medialMinMm }),
+                    ...(knee.jsw.lateralMinMm === undefined
+                      ? {}
+                      : { lateralMm: knee.jsw.lateralMinMm }),
+                  },
+                }),
+            ...(progression?.facts === undefined ? {} : { progression: progression.facts }),
+          },
+        },
         this.options.rules,
       );
       return {
         knee,
+        progression,
         proposal,
         resources: buildCareResources({ proposal, patient, recorded }, imaging, knee.laterality),
       };
@@ -194,6 +236,7 @@ export class CarePlanner {
         klGrade: plan.knee.klGrade,
         modelId: plan.knee.modelId,
         proposal: plan.proposal,
+        ...(plan.progression === undefined ? {} : { progression: plan.progression }),
         ...(carePlan?.id === undefined ? {} : { carePlan: carePlan.id }),
       };
     });
@@ -245,7 +288,8 @@ export class CarePlanner {
     care: CareResources[],
   ): Promise<WrittenEntry[]> {
     const bundle = studyTransaction(imaging, care);
-    const response = await this.options.fhir.transaction(bundle);
+    // In chunks: some servers (Medplum) refuse larger transactions of conditional updates.
+    const response = await sendInChunks(this.options.fhir, bundle);
     const written = writtenEntries(bundle, response);
     await this.options.store.recordWrites(
       studyInstanceUid,
@@ -328,14 +372,17 @@ function kneeInput(
   studyInstanceUid: string,
   model: string,
   knee: GradedKneeRecord,
+  progression: ProgressionAssessment | undefined,
 ): KneeResultInput {
   return {
+    ...(progression === undefined ? {} : { progression }),
     laterality: knee.laterality,
     klGrade: knee.klGrade,
     probabilities: knee.probabilities,
     confidence: knee.confidence,
     srSopInstanceUid: measurementReportUids(studyInstanceUid, model).sopInstanceUid,
     sourceSopInstanceUids: [knee.sopInstanceUid],
+    ...(Object.keys(knee.jsw).length === 0 ? {} : { jsw: knee.jsw }),
   };
 }
 

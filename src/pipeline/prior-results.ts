@@ -27,9 +27,11 @@
  * - An SR written before the study had an Issuer of Patient ID, or a PACS that does not return
  *   IssuerOfPatientID at study level: when an issuer is asked for, a study that reports none is
  *   skipped with a reason (a patient ID alone is not unique across issuers).
- * - The JSW codes are assumed to be JSW-MEDIAL-MIN and JSW-LATERAL-MIN (in any scheme, unit
- *   mm), as in src/fhir/builders/codes.ts; issue 5 is adding JSW to the SR and may name them
- *   otherwise, in which case `JSW_CONCEPTS` below must follow.
+ * - Joint-space widths are not read back yet: the SR writes each minimum JSW as a Length NUM
+ *   (SCT 410668003) in a measurement group of its own whose finding is JSW-MIN-MEDIAL or
+ *   JSW-MIN-LATERAL (src/sr/measurement-report.ts), while this reader looks for NUMs named
+ *   by `JSW_CONCEPTS` inside the knee's KL group. Earlier widths therefore come from
+ *   jointspace's database only (src/store/care-plans.ts `earlierResults`).
  * - All matching studies come in one QIDO answer (no paging); a PACS that caps answers (Orthanc
  *   `LimitFindResults`) would hide the oldest ones.
  */

@@ -1,7 +1,7 @@
 /**
  * One run of the pipeline over one study: find its instances (QIDO-RS), keep the eligible ones,
- * fetch and decode them (WADO-RS), grade them, write the SR and the overlays back (STOW-RS),
- * and record everything in the store.
+ * fetch and decode them (WADO-RS), grade them, measure the joint-space width of each graded
+ * knee, write the SR and the overlays back (STOW-RS), and record everything in the store.
  *
  * Failures are sorted here. A problem with one image (undecodable, not a knee, wrong view) is
  * recorded as that image's refusal and the others go on. A failure of the PACS or the database
@@ -19,7 +19,11 @@ import type { DecodedImage } from '../imaging/types.js';
 import type { Logger } from '../log.js';
 import type { AlgorithmIdentity, SourceHeader, SourceImage } from '../sr/dataset.js';
 import { modelId } from '../sr/dataset.js';
-import { buildMeasurementReport } from '../sr/measurement-report.js';
+import { measureJointSpace } from '../measurement/jsw.js';
+import { millimetres, summariseJsw, type JswSummary } from '../measurement/summary.js';
+import type { ProgressionAssessment } from '../care/progression.js';
+import { kneeProgressions, type ProgressionSources } from './knee-progression.js';
+import { buildMeasurementReport, type JswLength } from '../sr/measurement-report.js';
 import { buildOverlay } from '../sr/overlay.js';
 import { measurementReportUids, overlayUids } from '../sr/uids.js';
 import type { KneeLaterality, StudyStatus } from '../store/entities.js';
@@ -28,7 +32,7 @@ import { assessInstance, type EligibilityRules, type InstanceAttributes } from '
 import type { StudyJob } from './job.js';
 
 /** Stages timed for the metrics. */
-export type Stage = 'fetch' | 'decode' | 'grade' | 'build' | 'store' | 'total';
+export type Stage = 'fetch' | 'decode' | 'grade' | 'measure' | 'build' | 'store' | 'total';
 
 export interface StageObserver {
   observeStage(stage: Stage, seconds: number): void;
@@ -47,6 +51,11 @@ export interface StudyProcessorOptions {
   observer?: StageObserver;
   /** Where STOW-RS writes, for the audit trail (credentials are stripped there). */
   destination: string;
+  /**
+   * Where the patient's earlier results are found, for the comparison group of the SR; without
+   * it the SR has no comparison.
+   */
+  progression?: Omit<ProgressionSources, 'logger'>;
   clock?: () => Date;
 }
 
@@ -239,10 +248,12 @@ export class StudyProcessor {
       }
       graded.push({ entry, outcome, laterality: side.laterality });
     }
+    const measured = await this.timed('measure', () => Promise.resolve(graded.map(measure)));
 
     const written: string[] = [];
     if (graded.length > 0) {
-      written.push(...(await this.writeBack(studyUid, first, graded, eligible)));
+      const comparisons = await this.comparisons(studyUid, first, measured, model);
+      written.push(...(await this.writeBack(studyUid, first, measured, eligible, comparisons)));
     }
 
     const status: StudyStatus = graded.length > 0 ? 'graded' : 'refused';
@@ -255,8 +266,9 @@ export class StudyProcessor {
   private async writeBack(
     studyUid: string,
     first: DicomJsonDataset,
-    graded: { entry: Decoded; outcome: GradedImage; laterality: KneeLaterality }[],
+    graded: MeasuredKnee[],
     eligible: Candidate[],
+    comparisons: ReadonlyMap<KneeLaterality, ProgressionAssessment>,
   ): Promise<string[]> {
     const { store } = this.options;
     const algorithm = this.algorithm;
@@ -281,6 +293,8 @@ export class StudyProcessor {
           sopInstanceUid: g.entry.candidate.reference.sopInstanceUid,
           laterality: g.laterality,
           grading: g.outcome,
+          ...(g.lengths.length === 0 ? {} : { jsw: g.lengths }),
+          ...withComparison(comparisons.get(g.laterality)),
         })),
         algorithm,
         contentDateTime: when,
@@ -300,6 +314,7 @@ export class StudyProcessor {
             algorithm,
             contentDateTime: when,
             instanceNumber: index + 1,
+            ...(g.lengths.length === 0 ? {} : { jsw: g.lengths }),
           }),
         );
       }
@@ -356,10 +371,52 @@ export class StudyProcessor {
         probabilities: g.outcome.probabilities,
         confidence: g.outcome.confidence,
         modelId: model,
+        jsw: g.jsw,
       });
       this.options.observer?.imageFinished('graded');
     }
     return objects.map((object) => object.uid);
+  }
+
+  /**
+   * Per graded knee, the change since the patient's earlier result (database and earlier
+   * jointspace SRs in the PACS), for the SR's comparison group.
+   */
+  private async comparisons(
+    studyUid: string,
+    first: DicomJsonDataset,
+    knees: MeasuredKnee[],
+    model: string,
+  ): Promise<Map<KneeLaterality, ProgressionAssessment>> {
+    const sources = this.options.progression;
+    if (sources === undefined) return new Map();
+    const text = (tag: string) => {
+      const value = firstString(first, tag)?.trim();
+      return value === undefined || value === '' ? undefined : value;
+    };
+    const patientId = text('00100020');
+    const issuerOfPatientId = text('00100021');
+    const studyDate = isoDate(text('00080020'));
+    return this.timed('fetch', () =>
+      kneeProgressions(
+        { ...sources, logger: this.options.logger },
+        {
+          studyInstanceUid: studyUid,
+          ...(studyDate === undefined ? {} : { studyDate }),
+          ...(patientId === undefined ? {} : { patientId }),
+          ...(issuerOfPatientId === undefined ? {} : { issuerOfPatientId }),
+        },
+        knees.map((knee) => {
+          const jsw = millimetres(knee.jsw);
+          return {
+            laterality: knee.laterality,
+            klGrade: knee.outcome.klGrade,
+            modelId: model,
+            ...(Object.keys(jsw).length === 0 ? {} : { jsw }),
+          };
+        }),
+      ),
+    );
   }
 
   /**
@@ -431,6 +488,56 @@ export function isoDate(value: string | undefined): string | undefined {
   const iso = `${match[1] ?? ''}-${match[2] ?? ''}-${match[3] ?? ''}`;
   const parsed = new Date(`${iso}T00:00:00Z`);
   return Number.isNaN(parsed.getTime()) || !parsed.toISOString().startsWith(iso) ? undefined : iso;
+}
+
+function withComparison(assessment: ProgressionAssessment | undefined) {
+  return assessment === undefined || (assessment.kl === undefined && assessment.jsw === undefined)
+    ? {}
+    : { comparison: assessment };
+}
+
+interface GradedKnee {
+  entry: Decoded;
+  outcome: GradedImage;
+  laterality: KneeLaterality;
+}
+
+interface MeasuredKnee extends GradedKnee {
+  /** What is stored and reported; the reason when nothing could be measured. */
+  jsw: JswSummary | { refused: string };
+  /** The minimum of each measured compartment, as drawn in the SR and the overlay. */
+  lengths: JswLength[];
+}
+
+/**
+ * The joint-space width of a graded knee image (src/measurement/jsw.ts): in mm with the
+ * image's pixel spacing, else in pixels. Images are the knee crop itself (bilateral and
+ * uncropped images are refused before grading), so crop and image coordinates are the same.
+ */
+function measure(knee: GradedKnee): MeasuredKnee {
+  const { image, metadata } = knee.entry.decoded;
+  const result = measureJointSpace(image, {
+    laterality: knee.laterality,
+    polarity: knee.outcome.kneeCheck.polarity,
+    ...(metadata.pixelSpacing === undefined ? {} : { pixelSpacing: metadata.pixelSpacing }),
+  });
+  const lengths: JswLength[] =
+    result.status === 'refused'
+      ? []
+      : [result.medial, result.lateral].flatMap((c) =>
+          c.status === 'measured'
+            ? [
+                {
+                  compartment: c.compartment,
+                  femurPoint: c.femurPoint,
+                  tibiaPoint: c.tibiaPoint,
+                  value: c.minWidth,
+                  unit: result.unit,
+                },
+              ]
+            : [],
+        );
+  return { ...knee, jsw: summariseJsw(result), lengths };
 }
 
 function empty() {

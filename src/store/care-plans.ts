@@ -9,8 +9,10 @@
  */
 import type { DataSource } from 'typeorm';
 import type { CarePlanProposal } from '../care/engine.js';
+import type { EarlierKneeResult, ProgressionAssessment } from '../care/progression.js';
 import type { CdsKneeResult, CdsResultSource } from '../cds/results.js';
 import { JointspaceError } from '../errors.js';
+import { millimetres, type JswSummary } from '../measurement/summary.js';
 import type { KneeLaterality } from './entities.js';
 
 export const CARE_PLAN_STATUSES = [
@@ -30,6 +32,8 @@ export interface KneeCarePlan {
   /** The grading model, `name@version`. */
   modelId: string;
   proposal: CarePlanProposal;
+  /** The comparison with the knee's earlier result, when there was one. */
+  progression?: ProgressionAssessment;
   /** `CarePlan/<id>` on the FHIR server, when the server said. */
   carePlan?: string;
 }
@@ -55,6 +59,8 @@ export interface GradedKneeRecord {
   modelId: string;
   /** The radiograph graded. */
   sopInstanceUid: string;
+  /** Minimum joint-space widths in mm, where they were measured in mm. */
+  jsw: { medialMinMm?: number; lateralMinMm?: number };
 }
 
 /** The latest care plan of a study of one patient, for CDS Hooks. */
@@ -145,10 +151,11 @@ export class CarePlanStore {
       confidence: number;
       model_id: string;
       sop_instance_uid: string;
+      jsw: JswSummary | { refused: string } | null;
     }[] = await this.dataSource.query(
       `SELECT DISTINCT ON (r.laterality)
               r.laterality, r.kl_grade, r.probabilities, r.confidence, r.model_id,
-              i.sop_instance_uid
+              i.sop_instance_uid, r.jsw
          FROM results r
          JOIN images i ON i.id = r.image_id
          JOIN studies s ON s.id = i.study_id
@@ -163,6 +170,44 @@ export class CarePlanStore {
       confidence: row.confidence,
       modelId: row.model_id,
       sopInstanceUid: row.sop_instance_uid,
+      jsw: millimetres(row.jsw),
+    }));
+  }
+
+  /**
+   * The graded knees of the same patient (by pseudonymous key) in studies dated before
+   * `beforeDate`, the newest result per study and knee; none when the study has no key.
+   */
+  async earlierResults(studyInstanceUid: string, beforeDate: string): Promise<EarlierKneeResult[]> {
+    const rows: {
+      laterality: KneeLaterality;
+      kl_grade: number;
+      model_id: string;
+      study_instance_uid: string;
+      study_date: string;
+      jsw: JswSummary | { refused: string } | null;
+    }[] = await this.dataSource.query(
+      `SELECT DISTINCT ON (s.id, r.laterality)
+              r.laterality, r.kl_grade, r.model_id, s.study_instance_uid, r.jsw,
+              to_char(s.study_date, 'YYYY-MM-DD') AS study_date
+         FROM results r
+         JOIN images i ON i.id = r.image_id
+         JOIN studies s ON s.id = i.study_id
+        WHERE s.patient_key = (SELECT patient_key FROM studies WHERE study_instance_uid = $1)
+          AND s.study_instance_uid <> $1
+          AND s.study_date < $2::date
+          AND i.status = 'graded'
+        ORDER BY s.id, r.laterality, r.created_at DESC, r.id`,
+      [studyInstanceUid, beforeDate],
+    );
+    return rows.map((row) => ({
+      laterality: row.laterality,
+      klGrade: row.kl_grade,
+      studyDate: row.study_date,
+      studyInstanceUid: row.study_instance_uid,
+      modelId: row.model_id,
+      source: 'database' as const,
+      ...jswOf(row.jsw),
     }));
   }
 
@@ -265,6 +310,11 @@ export class CarePlanResults implements CdsResultSource {
     }
     return [...found.values()];
   }
+}
+
+function jswOf(jsw: JswSummary | { refused: string } | null) {
+  const mm = millimetres(jsw);
+  return Object.keys(mm).length === 0 ? {} : { jsw: mm };
 }
 
 function toRecord(row: CarePlanRow): CarePlanRecord {

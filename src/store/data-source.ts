@@ -8,6 +8,7 @@ import { InitialSchema1764806400000 } from './migrations/1764806400000-initial-s
 import { IntakeCursor1764900000000 } from './migrations/1764900000000-intake-cursor.js';
 import { StudyRuns1764990000000 } from './migrations/1764990000000-study-runs.js';
 import { CarePlans1765100000000 } from './migrations/1765100000000-care-plans.js';
+import { KneeMeasurements1765200000000 } from './migrations/1765200000000-knee-measurements.js';
 
 /** In order; append new migrations, never edit one that has shipped. */
 export const migrations = [
@@ -15,6 +16,7 @@ export const migrations = [
   IntakeCursor1764900000000,
   StudyRuns1764990000000,
   CarePlans1765100000000,
+  KneeMeasurements1765200000000,
 ];
 
 /** Kept apart from pg-boss, which will own its own schema in the same database. */

@@ -11,6 +11,7 @@
  * carries `patientKey`, an HMAC of issuer and Patient ID (see `derivePatientKey`).
  */
 import { EntitySchema, EntitySchemaOptions } from 'typeorm';
+import type { JswSummary } from '../measurement/summary.js';
 
 export const STUDY_STATUSES = ['received', 'processing', 'graded', 'refused', 'failed'] as const;
 export type StudyStatus = (typeof STUDY_STATUSES)[number];
@@ -91,6 +92,8 @@ export interface Result {
   confidence: number;
   modelId: string;
   timings: ResultTimings;
+  /** Joint-space width measured on the image; null when not measured (or before it existed). */
+  jsw: JswSummary | { refused: string } | null;
   createdAt: Date;
 }
 
@@ -190,6 +193,7 @@ export const ResultSchema = defineSchema<Result>({
     klGrade: { type: 'smallint', name: 'kl_grade' },
     probabilities: { type: 'jsonb' },
     confidence: { type: 'double precision' },
+    jsw: { type: 'jsonb', nullable: true },
     modelId: { type: 'text', name: 'model_id' },
     timings: { type: 'jsonb' },
     createdAt,

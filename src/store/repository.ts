@@ -8,6 +8,7 @@
 import { createHmac } from 'node:crypto';
 import { QueryFailedError, type DataSource, type EntityManager } from 'typeorm';
 import { JointspaceError } from '../errors.js';
+import type { JswSummary } from '../measurement/summary.js';
 import {
   AuditEntrySchema,
   ImageSchema,
@@ -62,6 +63,8 @@ export interface ResultInput {
   confidence: number;
   modelId: string;
   timings?: ResultTimings;
+  /** The joint-space width measured on the image, or why it could not be. */
+  jsw?: JswSummary | { refused: string };
 }
 
 export interface JobInput {
@@ -102,6 +105,7 @@ export interface KneeReport {
   probabilities: number[];
   confidence: number;
   modelId: string;
+  jsw: JswSummary | { refused: string } | null;
 }
 
 export interface RefusalReport {
@@ -235,12 +239,13 @@ export class Store {
     const rows: unknown[] = await guard(() =>
       this.dataSource.query(
         `INSERT INTO results
-                (image_id, laterality, kl_grade, probabilities, confidence, model_id, timings)
-         SELECT i.id, $2, $3, $4::jsonb, $5, $6, $7::jsonb
+                (image_id, laterality, kl_grade, probabilities, confidence, model_id, timings, jsw)
+         SELECT i.id, $2, $3, $4::jsonb, $5, $6, $7::jsonb, $8::jsonb
            FROM images i WHERE i.sop_instance_uid = $1
          ON CONFLICT (image_id, model_id, laterality) DO UPDATE
             SET kl_grade = EXCLUDED.kl_grade, probabilities = EXCLUDED.probabilities,
-                confidence = EXCLUDED.confidence, timings = EXCLUDED.timings, created_at = now()
+                confidence = EXCLUDED.confidence, timings = EXCLUDED.timings,
+                jsw = EXCLUDED.jsw, created_at = now()
          RETURNING id`,
         [
           input.sopInstanceUid,
@@ -250,6 +255,7 @@ export class Store {
           input.confidence,
           input.modelId,
           JSON.stringify(input.timings ?? {}),
+          input.jsw === undefined ? null : JSON.stringify(input.jsw),
         ],
       ),
     );
@@ -431,12 +437,13 @@ interface KneeRow {
   probabilities: number[];
   confidence: number;
   model_id: string;
+  jsw: JswSummary | { refused: string } | null;
 }
 
 async function knees(manager: EntityManager, studyId: string): Promise<KneeReport[]> {
   const rows: KneeRow[] = await manager.query(
     `SELECT DISTINCT ON (r.laterality)
-            r.laterality, r.kl_grade, r.probabilities, r.confidence, r.model_id
+            r.laterality, r.kl_grade, r.probabilities, r.confidence, r.model_id, r.jsw
        FROM results r
        JOIN images i ON i.id = r.image_id
       WHERE i.study_id = $1
@@ -449,6 +456,7 @@ async function knees(manager: EntityManager, studyId: string): Promise<KneeRepor
     probabilities: row.probabilities,
     confidence: row.confidence,
     modelId: row.model_id,
+    jsw: row.jsw,
   }));
 }
 

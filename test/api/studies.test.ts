@@ -138,6 +138,7 @@ test('a graded study answers its knees and its refusals', async (t) => {
       errors: [],
       carePlan: null,
       recommendations: [],
+      progression: [],
     });
   });
 });

@@ -7,9 +7,11 @@
  */
 import test from 'ava';
 import pg from 'pg';
-import type { Bundle, CarePlan, Resource } from '@medplum/fhirtypes';
+import type { Bundle, CarePlan, Observation, Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { careRules } from '../../src/care/rules.js';
+import { DicomWebClient } from '../../src/dicomweb/client.js';
+import { firstString, tags } from '../../src/dicomweb/json.js';
 import { derivedKey } from '../../src/fhir/builders/keys.js';
 import { KEY_SYSTEMS, careRequestKey } from '../../src/fhir/resources.js';
 import { PUSH_SCRIPT_PATH } from '../../src/orthanc/push-script.js';
@@ -46,6 +48,14 @@ interface CareBody {
     attempts: number;
     writtenAt: string | null;
   } | null;
+  progression: {
+    laterality: string;
+    baselineStudyDate: string;
+    intervalYears: number;
+    klChange?: number;
+    flags: string[];
+    clinicianText: string;
+  }[];
   recommendations: {
     id: string;
     laterality: string;
@@ -62,6 +72,14 @@ test.before(async () => {
   const record = fullPatient(PATIENT);
   await fhirServer.seed(record.filter((r) => r.resourceType === 'Medication'));
   await fhirServer.seed(record.filter((r) => r.resourceType !== 'Medication'));
+  // A patient with two studies three years apart, for progression.
+  await fhirServer.seed([
+    patient('prog', {
+      identifiers: [{ system: 'urn:oid:2.25.4242.1', value: 'JS-PROG' }],
+      birthDate: '1955-02-01',
+      gender: 'male',
+    }),
+  ]);
   // Two Patients with one identifier value: a study of that number is ambiguous.
   await fhirServer.seed([
     patient('twin-a', { identifiers: [{ system: 'urn:oid:2.25.4242.1', value: 'JS-TWIN' }] }),
@@ -340,5 +358,67 @@ test.serial(
     t.true(jobs.filter((job) => job.outcome === 'retrying').length >= 1);
     t.is(jobs.filter((job) => job.outcome === 'succeeded').length, 1);
     t.is(jobs.at(-1)?.outcome, 'succeeded');
+  },
+);
+
+test.serial(
+  'a knee graded three years after an earlier study gets its progression, in the API and in FHIR',
+  async (t) => {
+    const server = await orthanc();
+    const [before] = await valPictures(0, 1);
+    const [after] = await valPictures(4, 1);
+    const earlier = await kneeStudy([{ picture: before, laterality: 'L' }], 'JS-PROG', '20200302');
+    const later = await kneeStudy([{ picture: after, laterality: 'L' }], 'JS-PROG', '20230301');
+
+    await upload(server, earlier);
+    await waitForStudy(running(), earlier.studyInstanceUid);
+    const first = await waitForCare(earlier.studyInstanceUid, ['written', 'failed']);
+    t.deepEqual(first.progression, []);
+
+    await upload(server, later);
+    const graded = await waitForStudy(running(), later.studyInstanceUid);
+    const body = await waitForCare(later.studyInstanceUid, ['written', 'failed']);
+    t.is(body.carePlan?.status, 'written');
+    const change = body.progression.find((p) => p.laterality === 'L');
+    if (change === undefined) throw new Error('no progression for the left knee');
+    t.is(change.baselineStudyDate, '2020-03-02');
+    t.true(Math.abs(change.intervalYears - 3) < 0.02);
+    const before_ = first.knees[0]?.klGrade ?? -1;
+    const now = graded.knees[0]?.klGrade ?? -1;
+    t.is(change.klChange, now - before_);
+    t.true(change.clinicianText.length > 0);
+    // KL +2 or more within 4 years is accelerated progression (R14).
+    const accelerated = now - before_ >= 2;
+    t.is(change.flags.includes('accelerated-kl-increase'), accelerated);
+    t.is(
+      body.recommendations.some((rec) => rec.id === 'R14'),
+      accelerated,
+    );
+
+    // The SR of the later study holds the comparison group; the earlier one has none.
+    for (const [study, expected] of [
+      [earlier, false],
+      [later, true],
+    ] as const) {
+      const [sr] = (await writtenObjects(server, study.studyInstanceUid)).reports;
+      const client = new DicomWebClient({ url: server.dicomWebUrl });
+      const series = await client.searchForInstances({
+        studyInstanceUid: study.studyInstanceUid,
+        match: { SOPInstanceUID: sr ?? '' },
+        includeFields: [tags.SeriesInstanceUID],
+      });
+      const bytes = await client.retrieveInstance({
+        studyInstanceUid: study.studyInstanceUid,
+        seriesInstanceUid: firstString(series[0] ?? {}, tags.SeriesInstanceUID) ?? '',
+        sopInstanceUid: sr ?? '',
+      });
+      t.is(Buffer.from(bytes).includes('PROG-COMPARISON'), expected);
+    }
+
+    const observations = await search<Observation>(
+      await fhir(),
+      'Observation?subject=Patient/prog',
+    );
+    t.true(observations.some((o) => /progression/i.test(o.code.text ?? '')));
   },
 );

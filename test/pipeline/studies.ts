@@ -54,6 +54,7 @@ export async function valPictures(grade: number, count: number): Promise<string[
 export async function kneeStudy(
   images: KneeImageSpec[],
   patientId = 'JS-PIPE-0001',
+  studyDate = '20240102',
 ): Promise<TestStudy> {
   const studyInstanceUid = newUid();
   const seriesInstanceUid = newUid();
@@ -67,7 +68,14 @@ export async function kneeStudy(
       .toBuffer({ resolveWithObject: true });
     const pixels = words(Array.from(data, (value) => value << (BITS_STORED - 8)));
     const extra: Element[] = [
-      ...header(studyInstanceUid, seriesInstanceUid, sopInstanceUid, patientId, index + 1),
+      ...header(
+        studyInstanceUid,
+        seriesInstanceUid,
+        sopInstanceUid,
+        patientId,
+        index + 1,
+        studyDate,
+      ),
       { tag: 0x00180015, vr: 'CS', value: spec.bodyPart ?? 'KNEE' },
       { tag: 0x00185101, vr: 'CS', value: spec.view ?? 'PA' },
       { tag: 0x00280030, vr: 'DS', value: '0.15\\0.15' },
@@ -152,11 +160,12 @@ function header(
   sop: string,
   patientId: string,
   instanceNumber: number,
+  studyDate = '20240102',
 ): Element[] {
   return [
     { tag: 0x00080016, vr: 'UI', value: DX_FOR_PRESENTATION },
     { tag: 0x00080018, vr: 'UI', value: sop },
-    { tag: 0x00080020, vr: 'DA', value: '20240102' },
+    { tag: 0x00080020, vr: 'DA', value: studyDate },
     { tag: 0x00080030, vr: 'TM', value: '101500' },
     { tag: 0x00080050, vr: 'SH', value: 'JSPIPE1' },
     { tag: 0x00080060, vr: 'CS', value: 'DX' },
