@@ -98,6 +98,7 @@ def main() -> None:
         "split": "val",
         "selectedEpoch": previous.get("selectedEpoch"),
         "epochs": previous.get("epochs"),
+        "initialisedFrom": previous.get("initialisedFrom"),
         "trainingSeconds": previous.get("trainingSeconds"),
         "temperature": temperature,
         **calibrated,
@@ -132,12 +133,37 @@ def main() -> None:
             else "one pass over the image as given"
         ),
         "targets": targets_paragraph(metrics),
+        "start": start_sentence(cfg, metrics),
+        "reproduce": reproduce_sentence(cfg),
         "map_size": " x ".join(str(n) for n in net.map_shape[1:]),
         **tables(metrics),
     }
     template = Template((HERE / "card-template.md").read_text())
     (out / "card.md").write_text(template.substitute(values))
     print(json.dumps({k: metrics[k] for k in ("accuracy", "qwk", "mae", "auc_kl2", "ece", "ece_uncalibrated")}))
+
+
+def start_sentence(cfg: dict, metrics: dict) -> str:
+    """How the weights started: from scratch, or a warm restart from an earlier version."""
+    warm = cfg["train"].get("warmStart")
+    if warm is None or metrics.get("initialisedFrom") is None:
+        return "Trained from scratch (no pretrained weights can be downloaded on the build machines)"
+    return (
+        f"Started from the weights of {warm['from']} (trained from scratch by "
+        f"`{warm['config']}`; no pretrained weights can be downloaded on the build machines) "
+        "and trained again with a new warm-up and cosine schedule at a lower peak learning rate"
+    )
+
+
+def reproduce_sentence(cfg: dict) -> str:
+    warm = cfg["train"].get("warmStart")
+    if warm is None:
+        return "`npm run train` (seeded; log in `training-log.jsonl`)"
+    return (
+        f"`npm run train -- --config {warm['config']} --out /tmp/base`, then "
+        "`npm run train -- --init-weights /tmp/base/model.pt` (both seeded; the second run's "
+        "log is `training-log.jsonl`; the start weights' SHA-256 is in the configuration)"
+    )
 
 
 if __name__ == "__main__":

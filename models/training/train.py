@@ -135,6 +135,12 @@ def main() -> None:
     total_steps = max(1, epochs * steps_per_epoch)
 
     net = build_net(cfg)
+    warm = tcfg.get("warmStart")
+    if warm is not None and not (args.init_weights or args.from_weights or args.smoke):
+        parser.error(
+            f"this recipe starts from the weights of {warm['from']}: train {warm['config']} first "
+            "and pass its model.pt with --init-weights"
+        )
     initialised_from = None
     if args.init_weights:
         net.load_state_dict(torch.load(args.init_weights, map_location="cpu"))
