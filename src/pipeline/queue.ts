@@ -146,8 +146,25 @@ export class StudyQueue implements JobQueue {
     options: Pick<WorkOptions, 'pollingIntervalSeconds'>,
     handler: (attempt: CareAttempt) => Promise<void>,
   ): Promise<void> {
-    await this.boss.work<{ studyInstanceUid: string }>(
-      CARE_PLAN_QUEUE,
+    await this.poll<{ studyInstanceUid: string }>(CARE_PLAN_QUEUE, options, (job, attempt) =>
+      handler({ ...attempt, studyInstanceUid: job.studyInstanceUid }),
+    );
+  }
+
+  /** One polling worker on `queue`; each job is handed over with its attempt number. */
+  // T is the job data the caller's handler expects (pg-boss's work<T> inside): without it a
+  // typed handler could not be passed.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
+  private async poll<T extends object>(
+    queue: string,
+    options: Pick<WorkOptions, 'pollingIntervalSeconds'>,
+    handler: (
+      data: T,
+      attempt: { id: string; attempt: number; willRetry: boolean },
+    ) => Promise<void>,
+  ): Promise<void> {
+    await this.boss.work<T>(
+      queue,
       {
         batchSize: 1,
         includeMetadata: true,
@@ -155,9 +172,8 @@ export class StudyQueue implements JobQueue {
       },
       async (jobs) => {
         for (const job of jobs) {
-          await handler({
+          await handler(job.data, {
             id: job.id,
-            studyInstanceUid: job.data.studyInstanceUid,
             attempt: job.retryCount + 1,
             willRetry: job.retryCount < job.retryLimit,
           });
@@ -210,23 +226,8 @@ export class StudyQueue implements JobQueue {
   /** Runs `handler` for each job; `concurrency` workers poll in this process. */
   async work(options: WorkOptions, handler: (attempt: JobAttempt) => Promise<void>): Promise<void> {
     for (let index = 0; index < options.concurrency; index++) {
-      await this.boss.work<StudyJob>(
-        GRADE_STUDY_QUEUE,
-        {
-          batchSize: 1,
-          includeMetadata: true,
-          pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5,
-        },
-        async (jobs) => {
-          for (const job of jobs) {
-            await handler({
-              id: job.id,
-              job: job.data,
-              attempt: job.retryCount + 1,
-              willRetry: job.retryCount < job.retryLimit,
-            });
-          }
-        },
+      await this.poll<StudyJob>(GRADE_STUDY_QUEUE, options, (job, attempt) =>
+        handler({ ...attempt, job }),
       );
     }
   }
