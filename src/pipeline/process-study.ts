@@ -14,10 +14,11 @@ import { firstNumber, firstString, tags, type DicomJsonDataset } from '../dicomw
 import { JointspaceError } from '../errors.js';
 import type { GradedImage, Grader } from '../grading/grader.js';
 import { LATERALITY_MIN_CONFIDENCE, type LateralityModel } from '../grading/laterality.js';
+import { cropPointToImage, localiseKnees, type LocalisedKnee } from '../grading/localise.js';
 import { loadImage } from '../imaging/load.js';
 import type { DecodedImage } from '../imaging/types.js';
 import type { Logger } from '../log.js';
-import type { AlgorithmIdentity, SourceHeader, SourceImage } from '../sr/dataset.js';
+import type { AlgorithmIdentity, ImageRegion, SourceHeader, SourceImage } from '../sr/dataset.js';
 import { modelId } from '../sr/dataset.js';
 import { measureJointSpace } from '../measurement/jsw.js';
 import { millimetres, summariseJsw, type JswSummary } from '../measurement/summary.js';
@@ -105,7 +106,10 @@ interface Candidate {
 
 interface Decoded {
   candidate: Candidate;
+  /** What is graded: the image itself, or one knee's crop of an image of both knees. */
   decoded: DecodedImage;
+  /** For a knee found on an image of both knees: where, and the whole image. */
+  found?: { knee: LocalisedKnee & { laterality: KneeLaterality }; source: DecodedImage };
 }
 
 export class StudyProcessor {
@@ -208,6 +212,23 @@ export class StudyProcessor {
       }
     }
 
+    // An image of both knees (Image Laterality B) is graded knee by knee, on crops.
+    const units: Decoded[] = [];
+    for (const entry of decoded) {
+      if (entry.candidate.laterality !== 'B') {
+        units.push(entry);
+        continue;
+      }
+      const knees = await this.timed('grade', () => Promise.resolve(this.localise(entry)));
+      if (typeof knees === 'string') {
+        await this.refuse(entry.candidate, 'no-knee-joint-found', knees, 'refused');
+        refused++;
+        continue;
+      }
+      units.push(...knees);
+    }
+    decoded.splice(0, decoded.length, ...units);
+
     const graded: { entry: Decoded; outcome: GradedImage; laterality: KneeLaterality }[] = [];
     const outcomes = await this.timed('grade', () =>
       this.options.grader.grade(decoded.map((entry) => entry.decoded)),
@@ -276,7 +297,10 @@ export class StudyProcessor {
     const header = sourceHeader(studyUid, first);
     const when = this.clock();
     const decodedBySop = new Map(
-      graded.map((g) => [g.entry.candidate.reference.sopInstanceUid, g.entry.decoded]),
+      graded.map((g) => [
+        g.entry.candidate.reference.sopInstanceUid,
+        g.entry.found?.source ?? g.entry.decoded,
+      ]),
     );
     const sources = eligible
       .filter((candidate) => decodedBySop.has(candidate.reference.sopInstanceUid))
@@ -293,7 +317,7 @@ export class StudyProcessor {
           sopInstanceUid: g.entry.candidate.reference.sopInstanceUid,
           laterality: g.laterality,
           grading: g.outcome,
-          ...(g.lengths.length === 0 ? {} : { jsw: g.lengths }),
+          ...onWholeImage(g),
           ...withComparison(comparisons.get(g.laterality)),
         })),
         algorithm,
@@ -315,6 +339,7 @@ export class StudyProcessor {
             contentDateTime: when,
             instanceNumber: index + 1,
             ...(g.lengths.length === 0 ? {} : { jsw: g.lengths }),
+            ...(g.entry.found === undefined ? {} : { knee: g.laterality }),
           }),
         );
       }
@@ -343,8 +368,12 @@ export class StudyProcessor {
       { kind: 'sr', uid: srUid },
       ...graded.map((g) => ({
         kind: 'overlay' as const,
-        uid: overlayUids(studyUid, g.entry.candidate.reference.sopInstanceUid, model)
-          .sopInstanceUid,
+        uid: overlayUids(
+          studyUid,
+          g.entry.candidate.reference.sopInstanceUid,
+          model,
+          g.entry.found === undefined ? undefined : g.laterality,
+        ).sopInstanceUid,
       })),
     ];
     await store.recordWrites(
@@ -376,6 +405,47 @@ export class StudyProcessor {
       this.options.observer?.imageFinished('graded');
     }
     return objects.map((object) => object.uid);
+  }
+
+  /**
+   * The knees of an image of both knees, each as its own crop to grade (src/grading/localise.ts:
+   * about 140 mm around the joint from the pixel spacing, else relative to the bone width);
+   * the reason when none with a known side was found.
+   */
+  private localise(entry: Decoded): Decoded[] | string {
+    const { image, metadata } = entry.decoded;
+    const result = localiseKnees(image, this.options.grader.kneeCheckModel, {
+      ...(metadata.pixelSpacing === undefined ? {} : { pixelSpacing: metadata.pixelSpacing }),
+    });
+    const units = result.knees.flatMap((knee): Decoded[] => {
+      const laterality = knee.laterality;
+      if (laterality === undefined) return [];
+      const spacing =
+        knee.cropPixelMm === undefined || metadata.pixelSpacing === undefined
+          ? {}
+          : {
+              pixelSpacing: {
+                rowMm: knee.cropPixelMm,
+                columnMm: knee.cropPixelMm,
+                source: metadata.pixelSpacing.source,
+              },
+            };
+      // The whole image's spacing does not apply to the crop (it is scaled).
+      const rest = { ...metadata };
+      delete rest.pixelSpacing;
+      return [
+        {
+          candidate: entry.candidate,
+          decoded: { image: knee.crop, metadata: { ...rest, ...spacing } },
+          found: { knee: { ...knee, laterality }, source: entry.decoded },
+        },
+      ];
+    });
+    if (units.length > 0) return units;
+    const reasons = result.refusals.map((refusal) => refusal.detail);
+    return `an image of both knees, but no knee joint was found on it${
+      reasons.length === 0 ? '' : `: ${reasons.join('; ')}`
+    }`;
   }
 
   /**
@@ -424,17 +494,18 @@ export class StudyProcessor {
    * it is confident; otherwise the reason why the knee is unknown.
    */
   private async sides(entries: Decoded[]): Promise<({ laterality: KneeLaterality } | string)[]> {
-    const unknown = entries.filter((entry) => entry.candidate.laterality === undefined);
+    const unknown = entries.filter(
+      (entry) => entry.found === undefined && entry.candidate.laterality === undefined,
+    );
     const model = this.options.laterality;
     const estimates =
       model === undefined || unknown.length === 0
         ? []
         : await this.timed('grade', () => model.estimate(unknown.map((e) => e.decoded.image)));
     return entries.map((entry) => {
+      if (entry.found !== undefined) return { laterality: entry.found.knee.laterality };
       const header = entry.candidate.laterality;
-      if (header === 'B') {
-        return 'an image of both knees: finding each joint on a bilateral image is not supported yet';
-      }
+      if (header === 'B') return 'an image of both knees whose knees were not found';
       if (header !== undefined) return { laterality: header };
       const estimate = estimates[unknown.indexOf(entry)];
       if (estimate === undefined) {
@@ -488,6 +559,31 @@ export function isoDate(value: string | undefined): string | undefined {
   const iso = `${match[1] ?? ''}-${match[2] ?? ''}-${match[3] ?? ''}`;
   const parsed = new Date(`${iso}T00:00:00Z`);
   return Number.isNaN(parsed.getTime()) || !parsed.toISOString().startsWith(iso) ? undefined : iso;
+}
+
+/**
+ * The SR's region and lengths of a knee on its source image: for a knee found on an image of
+ * both knees, its crop box (clipped to the image) and the lengths mapped back from the crop.
+ */
+function onWholeImage(knee: MeasuredKnee): { region?: ImageRegion; jsw?: JswLength[] } {
+  const found = knee.entry.found;
+  if (found === undefined) return knee.lengths.length === 0 ? {} : { jsw: knee.lengths };
+  const { box } = found.knee;
+  const { width, height } = found.source.image;
+  const x = Math.max(0, Math.round(box.x));
+  const y = Math.max(0, Math.round(box.y));
+  const region = {
+    x,
+    y,
+    width: Math.max(1, Math.min(width, Math.round(box.x + box.size)) - x),
+    height: Math.max(1, Math.min(height, Math.round(box.y + box.size)) - y),
+  };
+  const jsw = knee.lengths.map((length) => ({
+    ...length,
+    femurPoint: cropPointToImage(length.femurPoint, found.knee),
+    tibiaPoint: cropPointToImage(length.tibiaPoint, found.knee),
+  }));
+  return { region, ...(jsw.length === 0 ? {} : { jsw }) };
 }
 
 function withComparison(assessment: ProgressionAssessment | undefined) {

@@ -48,6 +48,11 @@ export interface OverlayInput {
   source: SourceImage;
   /** The picture as graded (8-bit, bone bright); the overlay has its size. */
   image: GrayImage;
+  /**
+   * For an image of both knees, the knee this overlay shows (`image` is then that knee's crop):
+   * each knee gets an overlay of its own.
+   */
+  knee?: 'R' | 'L';
   grading: KneeGrading & { cam: ClassActivationMaps };
   /** The graded region in pixels of `image`; the whole image by default. */
   region?: ImageRegion;
@@ -91,6 +96,7 @@ export async function buildOverlay(input: OverlayInput): Promise<Uint8Array> {
     input.header.StudyInstanceUID,
     input.source.sopInstanceUid,
     modelId(input.algorithm),
+    input.knee,
   );
   const dataset: Dataset = {
     SOPClassUID: SECONDARY_CAPTURE_IMAGE_STORAGE,

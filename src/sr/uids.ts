@@ -56,16 +56,26 @@ export function measurementReportUids(studyInstanceUid: string, modelId: string)
 
 /**
  * The overlay of one source image: the instance per (source image, model version); the
- * series per (study, model version), so the overlays of a study share one series.
+ * series per (study, model version), so the overlays of a study share one series. An image
+ * of both knees has one overlay per knee: `knee` then names it (the UIDs of a one-knee image
+ * stay as they were).
  */
 export function overlayUids(
   studyInstanceUid: string,
   sourceSopInstanceUid: string,
   modelId: string,
+  knee?: 'R' | 'L',
 ): InstanceUids {
+  const instance = knee === undefined ? [] : [knee];
   return {
     seriesInstanceUid: deriveUid(NAMESPACE, 'overlay-series', studyInstanceUid, modelId),
-    sopInstanceUid: deriveUid(NAMESPACE, 'overlay-instance', sourceSopInstanceUid, modelId),
+    sopInstanceUid: deriveUid(
+      NAMESPACE,
+      'overlay-instance',
+      sourceSopInstanceUid,
+      modelId,
+      ...instance,
+    ),
   };
 }
 

@@ -32,7 +32,9 @@ export interface KneeImageSpec {
   /** A val crop; the first of grade 2 by default. */
   picture?: string;
   /** Image Laterality; omitted from the header when null. */
-  laterality?: 'R' | 'L' | null;
+  laterality?: 'R' | 'L' | 'B' | null;
+  /** Pixel Spacing in mm (default 0.15). */
+  pixelSpacing?: number;
   view?: string;
   bodyPart?: string;
 }
@@ -78,7 +80,11 @@ export async function kneeStudy(
       ),
       { tag: 0x00180015, vr: 'CS', value: spec.bodyPart ?? 'KNEE' },
       { tag: 0x00185101, vr: 'CS', value: spec.view ?? 'PA' },
-      { tag: 0x00280030, vr: 'DS', value: '0.15\\0.15' },
+      {
+        tag: 0x00280030,
+        vr: 'DS',
+        value: `${spec.pixelSpacing ?? 0.15}\\${spec.pixelSpacing ?? 0.15}`,
+      },
     ];
     if (spec.laterality !== null) {
       extra.push({ tag: 0x00200062, vr: 'CS', value: spec.laterality ?? 'R' });

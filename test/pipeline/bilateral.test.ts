@@ -1,0 +1,98 @@
+/**
+ * An image of both knees (Image Laterality B): each knee is found (src/grading/localise.ts),
+ * graded on its own crop and measured; the SR holds both knees with their regions on the one
+ * image, and each knee gets an overlay of its own. The image is a composite of two val crops
+ * with bone shafts (test/grading/knee-composite.ts); real full-size radiographs are not
+ * available here.
+ */
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { loadImage } from '../../src/imaging/load.js';
+import { PUSH_SCRIPT_PATH } from '../../src/orthanc/push-script.js';
+import { buildComposite, seededRandom } from '../grading/knee-composite.js';
+import { freePort, useOrthanc } from '../helpers/orthanc.js';
+import { usePostgres } from '../helpers/postgres.js';
+import { TEST_WEBHOOK_SECRET, startService, type ServiceProcess } from '../helpers/service.js';
+import { kneeStudy, valPictures } from './studies.js';
+import { upload, waitForStudy, writtenObjects } from './support.js';
+
+const servicePort = await freePort();
+const orthanc = useOrthanc(test, {
+  stableAgeSeconds: 1,
+  luaScriptFiles: [PUSH_SCRIPT_PATH],
+  configuration: {
+    Jointspace: { Url: `http://127.0.0.1:${servicePort}`, WebhookSecret: TEST_WEBHOOK_SECRET },
+  },
+});
+const database = usePostgres(test);
+let service: ServiceProcess | undefined;
+let folder: string | undefined;
+
+test.before(async () => {
+  const [server, db] = await Promise.all([orthanc(), database()]);
+  service = await startService({ orthancUrl: server.url, databaseUrl: db.url, port: servicePort });
+  folder = await mkdtemp(join(tmpdir(), 'jointspace-bilateral-'));
+});
+
+test.after.always(async () => {
+  await service?.stop();
+  if (folder !== undefined) await rm(folder, { recursive: true, force: true });
+});
+
+test.afterEach.always((t) => {
+  if (!t.passed && service !== undefined) t.log(service.output().slice(-6000));
+});
+
+test.serial('both knees of one image are graded, measured and written back', async (t) => {
+  if (service === undefined || folder === undefined) throw new Error('not started');
+  // Patient's right knee on the image left (radiological convention): a right crop there.
+  const right = (await valPictures(2, 40)).find((name) => name.endsWith('R.png'));
+  const left = (await valPictures(3, 40)).find((name) => name.endsWith('L.png'));
+  if (right === undefined || left === undefined) throw new Error('no val crops of both sides');
+  const [rightCrop, leftCrop] = await Promise.all(
+    [right, left].map(
+      async (file) => (await loadImage(await sharp(file).png().toBuffer(), file)).image,
+    ),
+  );
+  if (rightCrop === undefined || leftCrop === undefined) throw new Error('crops not loaded');
+  const composite = buildComposite(
+    [
+      { image: rightCrop, laterality: 'R' },
+      { image: leftCrop, laterality: 'L' },
+    ],
+    seededRandom(7),
+    { scale: [1.2, 1.2], maxRotation: 2, text: true },
+  );
+  const png = join(folder, 'bilateral.png');
+  await sharp(Buffer.from(composite.image.pixels), {
+    raw: { width: composite.image.width, height: composite.image.height, channels: 1 },
+  })
+    .png()
+    .toFile(png);
+  const pixelMm = composite.truth[0]?.pixelMm ?? 0.5;
+  const study = await kneeStudy([{ picture: png, laterality: 'B', pixelSpacing: pixelMm }]);
+
+  const server = await orthanc();
+  await upload(server, study);
+  const result = await waitForStudy(service, study.studyInstanceUid);
+
+  t.is(result.status, 'graded', JSON.stringify(result.refusals));
+  t.deepEqual(result.knees.map((knee) => knee.laterality).sort(), ['L', 'R']);
+  const written = await writtenObjects(server, study.studyInstanceUid);
+  t.is(written.reports.length, 1);
+  t.is(written.overlays.length, 2);
+  const body = (await (await service.api(`/api/studies/${study.studyInstanceUid}`)).json()) as {
+    knees: { laterality: string; jsw?: { unit: string | null; medialMinMm?: number } }[];
+  };
+  for (const knee of body.knees) {
+    t.truthy(knee.jsw, knee.laterality);
+    // The crop's spacing comes from the image's: millimetres, in a plausible range.
+    if (knee.jsw?.medialMinMm !== undefined) {
+      t.is(knee.jsw.unit, 'mm');
+      t.true(knee.jsw.medialMinMm > 0.5 && knee.jsw.medialMinMm < 15, String(knee.jsw.medialMinMm));
+    }
+  }
+});
