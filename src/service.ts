@@ -74,7 +74,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     const ran = await migrate(dataSource);
     if (ran.length > 0) logger.info('database.migrated', { migrations: ran });
     const store = new Store(dataSource);
-    const carePlans = new CarePlanStore(dataSource);
+    const carePlans = new CarePlanStore(dataSource, config.patientKeySecret);
 
     // Created before the queue, so they are released after it: stopping the queue waits for
     // running jobs, which still need the models.

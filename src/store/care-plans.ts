@@ -14,6 +14,7 @@ import type { CdsKneeResult, CdsResultSource } from '../cds/results.js';
 import { JointspaceError } from '../errors.js';
 import { millimetres, type JswSummary } from '../measurement/summary.js';
 import type { KneeLaterality } from './entities.js';
+import { derivePatientKey } from './repository.js';
 
 export const CARE_PLAN_STATUSES = [
   'pending',
@@ -41,8 +42,8 @@ export interface KneeCarePlan {
 export interface CarePlanRecord {
   status: CarePlanStatus;
   reason: string | null;
-  /** Logical id of the matched Patient on the configured FHIR server. */
-  fhirPatientId: string | null;
+  /** HMAC of the matched Patient's logical id on the configured FHIR server (`fhirPatientKey`). */
+  fhirPatientKey: string | null;
   knees: KneeCarePlan[];
   /** Attempts made by the care job so far. */
   attempts: number;
@@ -74,7 +75,7 @@ export interface PatientCarePlan {
 interface CarePlanRow {
   status: CarePlanStatus;
   reason: string | null;
-  fhir_patient_id: string | null;
+  fhir_patient_key: string | null;
   knees: KneeCarePlan[];
   attempts: number;
   written_at: Date | null;
@@ -82,7 +83,20 @@ interface CarePlanRow {
 }
 
 export class CarePlanStore {
-  constructor(private readonly dataSource: DataSource) {}
+  /**
+   * `secret` keys the hash under which a matched FHIR Patient's logical id is kept (the patient
+   * key secret, JOINTSPACE_PATIENT_KEY_SECRET): CDS Hooks looks plans up by that id, and the
+   * database holds no identifier of a patient in the clear.
+   */
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly secret: string,
+  ) {}
+
+  /** The keyed hash of a FHIR Patient's logical id. */
+  fhirPatientKey(fhirPatientId: string): string {
+    return derivePatientKey(this.secret, 'fhir-patient', fhirPatientId);
+  }
 
   /**
    * Marks the study's care plan as waiting for the job (a new grading result supersedes what
@@ -111,7 +125,7 @@ export class CarePlanStore {
     await this.write(studyInstanceUid, {
       status,
       reason,
-      fhirPatientId: null,
+      fhirPatientKey: null,
       knees: [],
     });
   }
@@ -125,14 +139,14 @@ export class CarePlanStore {
     await this.write(studyInstanceUid, {
       status: 'written',
       reason: null,
-      fhirPatientId,
+      fhirPatientKey: this.fhirPatientKey(fhirPatientId),
       knees,
     });
   }
 
   async get(studyInstanceUid: string): Promise<CarePlanRecord | undefined> {
     const rows: CarePlanRow[] = await this.dataSource.query(
-      `SELECT c.status, c.reason, c.fhir_patient_id, c.knees, c.attempts, c.written_at,
+      `SELECT c.status, c.reason, c.fhir_patient_key, c.knees, c.attempts, c.written_at,
               c.updated_at
          FROM care_plans c JOIN studies s ON s.id = c.study_id
         WHERE s.study_instance_uid = $1`,
@@ -225,10 +239,10 @@ export class CarePlanStore {
       `SELECT s.study_instance_uid, to_char(s.study_date, 'YYYY-MM-DD') AS study_date,
               c.knees, c.written_at
          FROM care_plans c JOIN studies s ON s.id = c.study_id
-        WHERE c.fhir_patient_id = $1 AND c.written_at IS NOT NULL
+        WHERE c.fhir_patient_key = $1 AND c.written_at IS NOT NULL
         ORDER BY s.study_date DESC NULLS LAST, c.written_at DESC
         LIMIT $2`,
-      [fhirPatientId, limit],
+      [this.fhirPatientKey(fhirPatientId), limit],
     );
     return rows.map((row) => ({
       studyInstanceUid: row.study_instance_uid,
@@ -259,25 +273,25 @@ export class CarePlanStore {
 
   private async write(
     studyInstanceUid: string,
-    record: Pick<CarePlanRecord, 'status' | 'reason' | 'fhirPatientId'> & {
+    record: Pick<CarePlanRecord, 'status' | 'reason' | 'fhirPatientKey'> & {
       knees: readonly KneeCarePlan[];
     },
   ): Promise<void> {
     const rows: unknown[] = await this.dataSource.query(
-      `INSERT INTO care_plans (study_id, status, reason, fhir_patient_id, knees, attempts,
+      `INSERT INTO care_plans (study_id, status, reason, fhir_patient_key, knees, attempts,
                                written_at)
        SELECT s.id, $2, $3, $4, $5::jsonb, 1, now() FROM studies s
         WHERE s.study_instance_uid = $1
        ON CONFLICT (study_id) DO UPDATE
           SET status = EXCLUDED.status, reason = EXCLUDED.reason,
-              fhir_patient_id = EXCLUDED.fhir_patient_id, knees = EXCLUDED.knees,
+              fhir_patient_key = EXCLUDED.fhir_patient_key, knees = EXCLUDED.knees,
               attempts = care_plans.attempts + 1, written_at = now(), updated_at = now()
        RETURNING id`,
       [
         studyInstanceUid,
         record.status,
         record.reason,
-        record.fhirPatientId,
+        record.fhirPatientKey,
         JSON.stringify(record.knees),
       ],
     );
@@ -321,7 +335,7 @@ function toRecord(row: CarePlanRow): CarePlanRecord {
   return {
     status: row.status,
     reason: row.reason,
-    fhirPatientId: row.fhir_patient_id,
+    fhirPatientKey: row.fhir_patient_key,
     knees: row.knees,
     attempts: row.attempts,
     writtenAt: row.written_at,

@@ -145,7 +145,7 @@ test('a graded study answers its knees and its refusals', async (t) => {
 
 test('a study with a care plan answers its state and its recommendations knee by knee', async (t) => {
   if (dataSource === undefined || store === undefined) throw new Error('database not ready');
-  const carePlans = new CarePlanStore(dataSource);
+  const carePlans = new CarePlanStore(dataSource, 'test-patient-key-secret-0123');
   await store.upsertStudy(CARE_STUDY);
   await carePlans.markPending(CARE_STUDY);
 

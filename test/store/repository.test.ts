@@ -78,6 +78,7 @@ test.serial(
       tables.map((row) => row.table_name),
       [
         'audit_entries',
+        'care_plans',
         'images',
         'intake_cursors',
         'job_records',
@@ -361,8 +362,14 @@ test('no column is named for a patient name, identifier, birth date or accession
         // The name of an intake feed, such as 'orthanc-changes'.
         !(row.table_name === 'intake_cursors' && row.column_name === 'name'),
     );
-    // The one patient column holds an HMAC (its CHECK allows 64 hex digits only).
-    t.deepEqual(identifying, [{ table_name: 'studies', column_name: 'patient_key' }]);
+    // The two patient columns hold HMACs (their CHECKs allow 64 hex digits only).
+    t.deepEqual(
+      identifying.sort((a, b) => a.table_name.localeCompare(b.table_name)),
+      [
+        { table_name: 'care_plans', column_name: 'fhir_patient_key' },
+        { table_name: 'studies', column_name: 'patient_key' },
+      ],
+    );
   } finally {
     await client.end();
   }

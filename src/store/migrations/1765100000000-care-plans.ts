@@ -8,9 +8,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   not identify anyone, and the patient stays an HMAC key.
  * - `care_plans`: one row per study: where its care plan stands (`pending` while queued,
  *   `retrying` while the FHIR server cannot be reached, `written`, `unmatched` or `ambiguous`
- *   when no single Patient matched, `failed` for good), the reason, the logical id of the
- *   matched Patient on the configured FHIR server (for CDS Hooks, which asks by that id), and
- *   per knee the proposal that was written.
+ *   when no single Patient matched, `failed` for good), the reason, a keyed hash (HMAC, the
+ *   patient key secret) of the matched Patient's logical id on the configured FHIR server (CDS
+ *   Hooks asks by that id; the id itself is not stored), and per knee the proposal written.
  */
 export class CarePlans1765100000000 implements MigrationInterface {
   name = 'CarePlans1765100000000';
@@ -24,7 +24,8 @@ export class CarePlans1765100000000 implements MigrationInterface {
         status text NOT NULL CONSTRAINT care_plans_status CHECK (
           status IN ('pending', 'retrying', 'written', 'unmatched', 'ambiguous', 'failed')),
         reason text,
-        fhir_patient_id text,
+        fhir_patient_key text CONSTRAINT care_plans_fhir_patient_key_digest
+          CHECK (fhir_patient_key ~ '^[0-9a-f]{64}$'),
         knees jsonb NOT NULL DEFAULT '[]'::jsonb
           CONSTRAINT care_plans_knees_array CHECK (jsonb_typeof(knees) = 'array'),
         attempts integer NOT NULL DEFAULT 0 CONSTRAINT care_plans_attempts CHECK (attempts >= 0),
@@ -33,8 +34,8 @@ export class CarePlans1765100000000 implements MigrationInterface {
       )`,
     );
     await queryRunner.query(
-      `CREATE INDEX care_plans_fhir_patient ON care_plans (fhir_patient_id, updated_at DESC)
-        WHERE fhir_patient_id IS NOT NULL`,
+      `CREATE INDEX care_plans_fhir_patient ON care_plans (fhir_patient_key, updated_at DESC)
+        WHERE fhir_patient_key IS NOT NULL`,
     );
   }
 
