@@ -27,11 +27,9 @@
  * - An SR written before the study had an Issuer of Patient ID, or a PACS that does not return
  *   IssuerOfPatientID at study level: when an issuer is asked for, a study that reports none is
  *   skipped with a reason (a patient ID alone is not unique across issuers).
- * - Joint-space widths are not read back yet: the SR writes each minimum JSW as a Length NUM
- *   (SCT 410668003) in a measurement group of its own whose finding is JSW-MIN-MEDIAL or
- *   JSW-MIN-LATERAL (src/sr/measurement-report.ts), while this reader looks for NUMs named
- *   by `JSW_CONCEPTS` inside the knee's KL group. Earlier widths therefore come from
- *   jointspace's database only (src/store/care-plans.ts `earlierResults`).
+ * - Joint-space widths are read from the length groups the SR writes (Finding JSW-MIN-MEDIAL
+ *   or JSW-MIN-LATERAL with a Length NUM, src/sr/measurement-report.ts) when they are in mm;
+ *   widths in pixels (no pixel spacing) cannot be compared between studies and are left out.
  * - All matching studies come in one QIDO answer (no paging); a PACS that caps answers (Orthanc
  *   `LimitFindResults`) would hide the oldest ones.
  */
@@ -43,7 +41,9 @@ import { firstString, strings } from '../dicomweb/json.js';
 import { JointspaceError, errorMessage } from '../errors.js';
 import {
   DEVICE_OBSERVER_NAME,
+  FINDING,
   FINDING_SITE,
+  JSW_MINIMUM,
   IMAGING_MEASUREMENT_REPORT,
   IMAGING_MEASUREMENTS,
   KL_GRADE,
@@ -395,9 +395,33 @@ function groupGrade(group: Dataset): number | 'invalid' | undefined {
   return grade < 0 ? 'invalid' : grade;
 }
 
-/** NUMs of minimum JSW in mm anywhere in the group (a length may sit in a nested item). */
+/**
+ * The minimum JSW of a group in mm: a length group as the SR writes it (Finding JSW-MIN-MEDIAL
+ * or JSW-MIN-LATERAL, the width as a Length NUM), or NUMs named by `JSW_CONCEPTS` anywhere in
+ * the group. Widths in pixels are not comparable between studies and are left out.
+ */
 function groupJsw(group: Dataset): { medialMinMm?: number; lateralMinMm?: number } | undefined {
   const found: { medialMinMm?: number; lateralMinMm?: number } = {};
+  const finding = children(group).find((i) => i.ValueType === 'CODE' && hasConcept(i, FINDING));
+  const findingValue = finding === undefined ? undefined : codeValue(finding);
+  const compartment =
+    findingValue === undefined
+      ? undefined
+      : same(findingValue, JSW_MINIMUM.medial)
+        ? 'medialMinMm'
+        : same(findingValue, JSW_MINIMUM.lateral)
+          ? 'lateralMinMm'
+          : undefined;
+  if (compartment !== undefined) {
+    const length = children(group).find((i) => i.ValueType === 'NUM');
+    const measured = length === undefined ? undefined : sequence(length.MeasuredValueSequence)[0];
+    const unit =
+      measured === undefined ? undefined : conceptOf(measured, 'MeasurementUnitsCodeSequence');
+    const value = Number(text(measured?.NumericValue));
+    if (unit?.value === MM && Number.isFinite(value) && value >= 0 && value <= JSW_MAX_MM) {
+      found[compartment] = value;
+    }
+  }
   const visit = (item: Dataset) => {
     const name = conceptOf(item);
     const field = (Object.keys(JSW_CONCEPTS) as (keyof typeof JSW_CONCEPTS)[]).find(

@@ -17,7 +17,7 @@ import {
 } from '../../src/pipeline/prior-results.js';
 import { UCUM, type CodedConcept } from '../../src/sr/codes.js';
 import { codeItem, writePart10, type Dataset, type SourceHeader } from '../../src/sr/dataset.js';
-import { buildMeasurementReport } from '../../src/sr/measurement-report.js';
+import { buildMeasurementReport, type JswLength } from '../../src/sr/measurement-report.js';
 import { freePort, useOrthanc } from '../helpers/orthanc.js';
 import {
   algorithm,
@@ -67,8 +67,17 @@ function header(patientId: string, studyInstanceUid: string, studyDate: string):
   };
 }
 
-/** An SR of both knees: right at `right`, left at `left`. */
-function report(head: SourceHeader, right: number, left: number, model = algorithm): Uint8Array {
+/**
+ * An SR of both knees: right at `right`, left at `left`; `lengths` per knee are the minimum
+ * joint-space widths as the pipeline writes them (length groups).
+ */
+function report(
+  head: SourceHeader,
+  right: number,
+  left: number,
+  model = algorithm,
+  lengths: { R?: JswLength[]; L?: JswLength[] } = {},
+): Uint8Array {
   const graded = (klGrade: number) => {
     const probabilities = [0, 0, 0, 0, 0].map((_, g) => (g === klGrade ? 0.8 : 0.05));
     return { ...grading, klGrade, probabilities, confidence: 0.8 };
@@ -77,12 +86,25 @@ function report(head: SourceHeader, right: number, left: number, model = algorit
     header: head,
     images: [rightImage, leftImage],
     knees: [
-      { sopInstanceUid: rightImage.sopInstanceUid, grading: graded(right) },
-      { sopInstanceUid: leftImage.sopInstanceUid, grading: graded(left) },
+      {
+        sopInstanceUid: rightImage.sopInstanceUid,
+        grading: graded(right),
+        ...(lengths.R === undefined ? {} : { jsw: lengths.R }),
+      },
+      {
+        sopInstanceUid: leftImage.sopInstanceUid,
+        grading: graded(left),
+        ...(lengths.L === undefined ? {} : { jsw: lengths.L }),
+      },
     ],
     algorithm: model,
     contentDateTime: when,
   });
+}
+
+function length(compartment: 'medial' | 'lateral', value: number, unit: 'mm' | 'px'): JswLength {
+  const x = compartment === 'medial' ? 80 : 150;
+  return { compartment, femurPoint: { x, y: 100 }, tibiaPoint: { x, y: 110 }, value, unit };
 }
 
 /** Rewrites an SR: `change` edits the naturalized data set. */
@@ -144,7 +166,11 @@ test.before(async () => {
   });
   const files = [
     withMedialJsw(report(header(PATIENT, STUDY_2021, '20210110'), 1, 2), 4.2),
-    report(header(PATIENT, STUDY_2023, '20230305'), 2, 2, OLD_ALGORITHM),
+    report(header(PATIENT, STUDY_2023, '20230305'), 2, 2, OLD_ALGORITHM, {
+      // As the pipeline writes them: the right knee in mm, the left in pixels (no spacing).
+      R: [length('medial', 3.1, 'mm'), length('lateral', 5.6, 'mm')],
+      L: [length('medial', 9, 'px')],
+    }),
     otherVendor,
     broken,
     withIssuer,
@@ -200,6 +226,12 @@ test('reads the joint-space width where the SR has it', async (t) => {
   );
   t.deepEqual(right2021?.jsw, { medialMinMm: 4.2 });
   t.is(left2021?.jsw, undefined);
+
+  // The length groups of an SR as the pipeline writes it: mm are read, pixels are not.
+  const at2023 = (side: 'R' | 'L') =>
+    found.results.find((r) => r.studyInstanceUid === STUDY_2023 && r.laterality === side);
+  t.deepEqual(at2023('R')?.jsw, { medialMinMm: 3.1, lateralMinMm: 5.6 });
+  t.is(at2023('L')?.jsw, undefined);
 });
 
 test('an SR without knee lateralities is skipped with the reason', async (t) => {
