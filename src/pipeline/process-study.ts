@@ -212,7 +212,8 @@ export class StudyProcessor {
       }
     }
 
-    // An image of both knees (Image Laterality B) is graded knee by knee, on crops.
+    // An image of both knees (Image Laterality B) is graded knee by knee, on crops. A full
+    // radiograph of one knee is found after the knee check has refused it as a whole.
     const units: Decoded[] = [];
     for (const entry of decoded) {
       if (entry.candidate.laterality !== 'B') {
@@ -239,6 +240,13 @@ export class StudyProcessor {
       if (outcome === undefined) continue;
       if (outcome.status === 'graded') {
         accepted.push({ entry, outcome });
+        continue;
+      }
+      // Not a knee crop: it may be a full radiograph of the knee (with the long bones). The
+      // knee found on it, if any, is graded instead; otherwise the knee check's reason stands.
+      const found = entry.found === undefined ? await this.gradeFound(entry) : [];
+      if (found.length > 0) {
+        accepted.push(...found);
         continue;
       }
       await this.refuse(
@@ -414,8 +422,10 @@ export class StudyProcessor {
    */
   private localise(entry: Decoded): Decoded[] | string {
     const { image, metadata } = entry.decoded;
+    const side = entry.candidate.laterality;
     const result = localiseKnees(image, this.options.grader.kneeCheckModel, {
       ...(metadata.pixelSpacing === undefined ? {} : { pixelSpacing: metadata.pixelSpacing }),
+      ...(side === 'R' || side === 'L' ? { imageLaterality: side } : {}),
     });
     const units = result.knees.flatMap((knee): Decoded[] => {
       const laterality = knee.laterality;
@@ -446,6 +456,23 @@ export class StudyProcessor {
     return `an image of both knees, but no knee joint was found on it${
       reasons.length === 0 ? '' : `: ${reasons.join('; ')}`
     }`;
+  }
+
+  /**
+   * The knees the localiser finds on an image the knee check refused as a whole (a full
+   * radiograph rather than a crop of the joint), each graded on its crop; those the grader
+   * accepts. Empty for anything else, whose refusal then stands.
+   */
+  private async gradeFound(entry: Decoded): Promise<{ entry: Decoded; outcome: GradedImage }[]> {
+    const knees = await this.timed('grade', () => Promise.resolve(this.localise(entry)));
+    if (typeof knees === 'string') return [];
+    const outcomes = await this.timed('grade', () =>
+      this.options.grader.grade(knees.map((knee) => knee.decoded)),
+    );
+    return knees.flatMap((knee, index) => {
+      const outcome = outcomes[index];
+      return outcome?.status === 'graded' ? [{ entry: knee, outcome }] : [];
+    });
   }
 
   /**

@@ -96,3 +96,41 @@ test.serial('both knees of one image are graded, measured and written back', asy
     }
   }
 });
+
+test.serial(
+  'a full radiograph of one knee, with its long bones, is graded on the knee found',
+  async (t) => {
+    if (service === undefined || folder === undefined) throw new Error('not started');
+    const right = (await valPictures(1, 40)).find((name) => name.endsWith('R.png'));
+    if (right === undefined) throw new Error('no right val crop');
+    const crop = (await loadImage(await sharp(right).png().toBuffer(), right)).image;
+    const composite = buildComposite([{ image: crop, laterality: 'R' }], seededRandom(11), {
+      scale: [1.3, 1.3],
+      maxRotation: 2,
+      text: true,
+    });
+    const png = join(folder, 'single.png');
+    await sharp(Buffer.from(composite.image.pixels), {
+      raw: { width: composite.image.width, height: composite.image.height, channels: 1 },
+    })
+      .png()
+      .toFile(png);
+    const study = await kneeStudy([
+      { picture: png, laterality: 'R', pixelSpacing: composite.truth[0]?.pixelMm ?? 0.5 },
+    ]);
+
+    const server = await orthanc();
+    await upload(server, study);
+    const result = await waitForStudy(service, study.studyInstanceUid);
+
+    t.is(result.status, 'graded', JSON.stringify(result.refusals));
+    t.deepEqual(
+      result.knees.map((knee) => knee.laterality),
+      ['R'],
+    );
+    t.deepEqual(result.refusals, []);
+    const written = await writtenObjects(server, study.studyInstanceUid);
+    t.is(written.reports.length, 1);
+    t.is(written.overlays.length, 1);
+  },
+);
