@@ -29,3 +29,30 @@ export class ConfigurationProblems {
     );
   }
 }
+
+/**
+ * Reads a group of variables and collects their problems (the FHIR and the CDS Hooks settings
+ * both read theirs this way). An empty value counts as unset; values of variables that are not
+ * secret are trimmed, secrets are taken as set.
+ */
+export class VariableReader<Name extends string> {
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    protected readonly problems: ConfigurationProblems,
+    private readonly variables: readonly { name: Name; secret: boolean }[],
+  ) {}
+
+  problem(name: Name, text: string): void {
+    this.problems.add(name, text);
+  }
+
+  throwIfProblems(): void {
+    this.problems.throwIfAny();
+  }
+
+  given(name: Name): string | undefined {
+    const secret = this.variables.find((v) => v.name === name)?.secret ?? true;
+    const value = secret ? this.env[name] : this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+}

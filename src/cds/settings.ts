@@ -17,7 +17,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { ConfigurationProblems } from '../config-problems.js';
+import { ConfigurationProblems, VariableReader } from '../config-problems.js';
 
 export type CdsSigningAlgorithm = 'RS384' | 'ES384';
 
@@ -139,24 +139,9 @@ export function cdsSettingsFromEnv(
   };
 }
 
-class CdsEnvironment {
-  constructor(
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly problems: ConfigurationProblems,
-  ) {}
-
-  problem(name: CdsVariableName, text: string): void {
-    this.problems.add(name, text);
-  }
-
-  throwIfProblems(): void {
-    this.problems.throwIfAny();
-  }
-
-  /** The trimmed value; empty counts as unset (no CDS variable is secret). */
-  given(name: CdsVariableName): string | undefined {
-    const value = this.env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
+class CdsEnvironment extends VariableReader<CdsVariableName> {
+  constructor(env: NodeJS.ProcessEnv, problems: ConfigurationProblems) {
+    super(env, problems, CDS_CONFIG_VARIABLES);
   }
 
   auth(): CdsAuth {

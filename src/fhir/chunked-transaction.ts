@@ -48,13 +48,18 @@ export async function sendInChunks(
       );
     }
     chunk.forEach((entry, index) => {
-      const location = answered[index]?.response?.location;
-      const id = location === undefined ? undefined : /^([A-Za-z]+\/[^/]+)/.exec(location)?.[1];
+      const id = writtenReference(answered[index]);
       if (entry.fullUrl !== undefined && id !== undefined) written.set(entry.fullUrl, id);
     });
     answers.push(...answered);
   }
   return { resourceType: 'Bundle', type: 'transaction-response', entry: answers };
+}
+
+/** `Type/id` of what a transaction-response entry says was written (from its location). */
+export function writtenReference(answer: BundleEntry | undefined): string | undefined {
+  const location = answer?.response?.location;
+  return location === undefined ? undefined : /^([A-Za-z]+\/[^/]+)/.exec(location)?.[1];
 }
 
 /** The entry with each `reference` to an address already written replaced by `Type/id`. */

@@ -11,7 +11,7 @@
  * `FHIR_CONFIG_VARIABLES` lists the variables in the shape of src/config.ts CONFIG_VARIABLES,
  * so they can be merged into it.
  */
-import { ConfigurationProblems } from '../config-problems.js';
+import { ConfigurationProblems, VariableReader } from '../config-problems.js';
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
@@ -166,25 +166,9 @@ export function fhirSettingsFromEnv(
   return problems.count > before ? undefined : { url, auth, timeoutMs };
 }
 
-class FhirEnvironment {
-  constructor(
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly problems: ConfigurationProblems,
-  ) {}
-
-  problem(name: FhirVariableName, text: string): void {
-    this.problems.add(name, text);
-  }
-
-  throwIfProblems(): void {
-    this.problems.throwIfAny();
-  }
-
-  /** The value as set; empty counts as unset, and only values that are not secret are trimmed. */
-  given(name: FhirVariableName): string | undefined {
-    const secret = FHIR_CONFIG_VARIABLES.find((v) => v.name === name)?.secret ?? true;
-    const value = secret ? this.env[name] : this.env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
+class FhirEnvironment extends VariableReader<FhirVariableName> {
+  constructor(env: NodeJS.ProcessEnv, problems: ConfigurationProblems) {
+    super(env, problems, FHIR_CONFIG_VARIABLES);
   }
 
   baseUrl(): string {

@@ -13,8 +13,8 @@
  *    (QIDO-RS), because jointspace's database keeps no Patient ID.
  * 2. Match the Patient by identifier (src/fhir/patient-match.ts). Unmatched or ambiguous: the
  *    imaging results are written without a subject, the reason is recorded, no care plan.
- * 3. Per knee, the progression since the patient's earlier results (database and earlier
- *    jointspace SRs in the PACS, knee-progression.ts).
+ * 3. Per knee, the progression since the patient's earlier result, as the grading job found it
+ *    for the SR (knee-progression.ts) and stored it with the result.
  * 4. Read the patient's record once (src/fhir/patient-context.ts) and run the rules per knee
  *    (src/care/engine.ts) with the progression among the facts (rules R14, R15).
  * 5. One transaction: Device, Observations (KL grade, progression), DiagnosticReport,
@@ -31,12 +31,12 @@ import type {
   ServiceRequest,
 } from '@medplum/fhirtypes';
 import { recommend } from '../care/engine.js';
-import type { ProgressionAssessment } from '../care/progression.js';
+import { isoDate, type ProgressionAssessment } from '../care/progression.js';
 import type { CareRules } from '../care/rules.js';
 import type { DicomWebClient } from '../dicomweb/client.js';
 import { firstString, tags } from '../dicomweb/json.js';
 import { JointspaceError } from '../errors.js';
-import { sendInChunks } from '../fhir/chunked-transaction.js';
+import { sendInChunks, writtenReference } from '../fhir/chunked-transaction.js';
 import type { FhirClient } from '../fhir/client.js';
 import type { FhirCodes } from '../fhir/codes.js';
 import type { PatientIdentifierMap } from '../fhir/identifiers.js';
@@ -58,12 +58,10 @@ import { measurementReportUids } from '../sr/uids.js';
 import type { CarePlanStore, GradedKneeRecord, KneeCarePlan } from '../store/care-plans.js';
 import type { AuditObjectKind, KneeLaterality } from '../store/entities.js';
 import type { Store } from '../store/repository.js';
-import { kneeProgressions } from './knee-progression.js';
-import { isoDate } from './process-study.js';
 
 export interface CarePlannerOptions {
   fhir: Pick<FhirClient, 'search' | 'read' | 'transaction' | 'update'>;
-  dicomweb: Pick<DicomWebClient, 'searchForInstances' | 'searchForStudies' | 'retrieveInstance'>;
+  dicomweb: Pick<DicomWebClient, 'searchForInstances'>;
   store: Pick<Store, 'recordWrites'>;
   carePlans: CarePlanStore;
   rules: CareRules;
@@ -124,19 +122,11 @@ export class CarePlanner {
     const recorded = this.clock();
     const today = recorded.toISOString().slice(0, 10);
     const studyDate = study.studyDate ?? today;
-    const progressions = await kneeProgressions(
-      {
-        dicomweb: this.options.dicomweb,
-        database: (uid, before) => carePlans.earlierResults(uid, before),
-        logger,
-      },
-      { studyInstanceUid, ...study },
-      graded.map((knee) => ({
-        laterality: knee.laterality,
-        klGrade: knee.klGrade,
-        modelId: knee.modelId,
-        ...(Object.keys(knee.jsw).length === 0 ? {} : { jsw: knee.jsw }),
-      })),
+    // Made once, by the grading job, for the SR (process-study.ts); stored with the result.
+    const progressions = new Map(
+      graded.flatMap((knee) =>
+        knee.progression === undefined ? [] : [[knee.laterality, knee.progression] as const],
+      ),
     );
     const match = await matchPatient(
       this.options.fhir,
@@ -276,7 +266,7 @@ export class CarePlanner {
     return {
       patientId: text('00100020'),
       issuerOfPatientId: text('00100021'),
-      studyDate: isoDate(text('00080020')),
+      studyDate: isoDate(text('00080020') ?? ''),
       accessionNumber: text('00080050'),
     };
   }
@@ -358,8 +348,7 @@ function writtenEntries(request: Bundle, response: Bundle): WrittenEntry[] {
   const answers = response.entry ?? [];
   return (request.entry ?? []).map((entry, index) => {
     const type = entry.resource?.resourceType ?? 'Resource';
-    const location = answers[index]?.response?.location;
-    const id = location === undefined ? undefined : /^([A-Za-z]+\/[^/]+)/.exec(location)?.[1];
+    const id = writtenReference(answers[index]);
     return {
       kind: `fhir-${type}`,
       fullUrl: entry.fullUrl ?? '',

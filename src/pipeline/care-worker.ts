@@ -18,7 +18,7 @@ import type { JobOutcome } from '../store/entities.js';
 import type { Store } from '../store/repository.js';
 import type { CarePlanner, CareRun } from './care-plan.js';
 import type { CareAttempt, StudyQueue } from './queue.js';
-import { errorCode, isTransient } from './worker.js';
+import { sortFailure } from './worker.js';
 
 export const CARE_JOB_KIND = 'care-plan';
 
@@ -75,23 +75,16 @@ export class CareWorker {
       log.info('care.finished', { status: run.status, ms: Date.now() - startedAt.getTime() });
       return run;
     } catch (error) {
-      const transient = isTransient(error);
-      const failure = { code: errorCode(error), message: errorMessage(error) };
-      if (transient && attempt.willRetry) {
-        await this.record(attempt, 'retrying', startedAt, failure);
+      const { failure, outcome, rethrow } = sortFailure(error, attempt.willRetry);
+      await this.record(attempt, outcome, startedAt, failure);
+      if (outcome === 'retrying') {
         await this.quietly(() => carePlans.markRetrying(uid, failure.message));
         log.warn('care.retrying', failure);
-        throw error;
+      } else {
+        await this.quietly(() => carePlans.markFailed(uid, failure.message));
+        log.error('care.failed', { ...failure, permanent: outcome === 'failed-permanent' });
       }
-      await this.record(
-        attempt,
-        transient ? 'failed-transient' : 'failed-permanent',
-        startedAt,
-        failure,
-      );
-      await this.quietly(() => carePlans.markFailed(uid, failure.message));
-      log.error('care.failed', { ...failure, permanent: !transient });
-      if (transient) throw error;
+      if (rethrow) throw error;
       return undefined;
     }
   }

@@ -13,6 +13,7 @@ import type { DicomWebClient, InstanceReference } from '../dicomweb/client.js';
 import { firstNumber, firstString, tags, type DicomJsonDataset } from '../dicomweb/json.js';
 import { JointspaceError } from '../errors.js';
 import type { GradedImage, Grader } from '../grading/grader.js';
+import type { KneeCheckVerdict } from '../grading/knee-check.js';
 import { LATERALITY_MIN_CONFIDENCE, type LateralityModel } from '../grading/laterality.js';
 import { cropPointToImage, localiseKnees, type LocalisedKnee } from '../grading/localise.js';
 import { loadImage } from '../imaging/load.js';
@@ -22,7 +23,7 @@ import type { AlgorithmIdentity, ImageRegion, SourceHeader, SourceImage } from '
 import { modelId } from '../sr/dataset.js';
 import { measureJointSpace } from '../measurement/jsw.js';
 import { millimetres, summariseJsw, type JswSummary } from '../measurement/summary.js';
-import type { ProgressionAssessment } from '../care/progression.js';
+import { isoDate, type ProgressionAssessment } from '../care/progression.js';
 import { kneeProgressions, type ProgressionSources } from './knee-progression.js';
 import { buildMeasurementReport, type JswLength } from '../sr/measurement-report.js';
 import { buildOverlay } from '../sr/overlay.js';
@@ -186,7 +187,7 @@ export class StudyProcessor {
             firstString(first, '00100021') ?? '',
             patientId,
           );
-    await store.beginAttempt(studyUid, patientKey, isoDate(firstString(first, '00080020')));
+    await store.beginAttempt(studyUid, patientKey, studyDateOf(first));
 
     let refused = 0;
     for (const { candidate, reason } of ineligible) {
@@ -244,7 +245,10 @@ export class StudyProcessor {
       }
       // Not a knee crop: it may be a full radiograph of the knee (with the long bones). The
       // knee found on it, if any, is graded instead; otherwise the knee check's reason stands.
-      const found = entry.found === undefined ? await this.gradeFound(entry) : [];
+      const found =
+        entry.found === undefined && refusedByPixelsOnly(outcome.kneeCheck)
+          ? await this.gradeFound(entry)
+          : [];
       if (found.length > 0) {
         accepted.push(...found);
         continue;
@@ -409,6 +413,7 @@ export class StudyProcessor {
         confidence: g.outcome.confidence,
         modelId: model,
         jsw: g.jsw,
+        ...withProgression(comparisons.get(g.laterality)),
       });
       this.options.observer?.imageFinished('graded');
     }
@@ -493,7 +498,7 @@ export class StudyProcessor {
     };
     const patientId = text('00100020');
     const issuerOfPatientId = text('00100021');
-    const studyDate = isoDate(text('00080020'));
+    const studyDate = studyDateOf(first);
     return this.timed('fetch', () =>
       kneeProgressions(
         { ...sources, logger: this.options.logger },
@@ -579,15 +584,6 @@ export class StudyProcessor {
   }
 }
 
-/** A DICOM DA `YYYYMMDD` as `YYYY-MM-DD`; undefined unless it is a real calendar day. */
-export function isoDate(value: string | undefined): string | undefined {
-  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value?.trim() ?? '');
-  if (match === null) return undefined;
-  const iso = `${match[1] ?? ''}-${match[2] ?? ''}-${match[3] ?? ''}`;
-  const parsed = new Date(`${iso}T00:00:00Z`);
-  return Number.isNaN(parsed.getTime()) || !parsed.toISOString().startsWith(iso) ? undefined : iso;
-}
-
 /**
  * The SR's region and lengths of a knee on its source image: for a knee found on an image of
  * both knees, its crop box (clipped to the image) and the lengths mapped back from the crop.
@@ -613,10 +609,39 @@ function onWholeImage(knee: MeasuredKnee): { region?: ImageRegion; jsw?: JswLeng
   return { region, ...(jsw.length === 0 ? {} : { jsw }) };
 }
 
-function withComparison(assessment: ProgressionAssessment | undefined) {
+/**
+ * Whether the knee check refused the image for how its pixels look only (not for its modality,
+ * SOP class, size or a blank image): then it may be a full radiograph with a knee to find, and
+ * the localiser (25–360 ms on 0.2–5 megapixel images) is worth running.
+ */
+function refusedByPixelsOnly(verdict: KneeCheckVerdict): boolean {
+  const failed = verdict.checks.filter((check) => !check.passed).map((check) => check.name);
+  return (
+    failed.length > 0 && failed.every((name) => name === 'knee-likeness' || name === 'orientation')
+  );
+}
+
+/** The study's Study Date (DA) as `YYYY-MM-DD`; undefined unless it is a real day. */
+function studyDateOf(dataset: DicomJsonDataset): string | undefined {
+  const value = firstString(dataset, '00080020')?.trim();
+  return value === undefined ? undefined : isoDate(value);
+}
+
+/** The assessment, when it compares anything (the SR's comparison, the stored result). */
+function compared(assessment: ProgressionAssessment | undefined) {
   return assessment === undefined || (assessment.kl === undefined && assessment.jsw === undefined)
-    ? {}
-    : { comparison: assessment };
+    ? undefined
+    : assessment;
+}
+
+function withComparison(assessment: ProgressionAssessment | undefined) {
+  const comparison = compared(assessment);
+  return comparison === undefined ? {} : { comparison };
+}
+
+function withProgression(assessment: ProgressionAssessment | undefined) {
+  const progression = compared(assessment);
+  return progression === undefined ? {} : { progression };
 }
 
 interface GradedKnee {

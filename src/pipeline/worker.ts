@@ -60,6 +60,24 @@ export function isTransient(error: unknown): boolean {
   return true;
 }
 
+/** What a failed attempt means, as both workers (grading and care plan) record it. */
+export interface SortedFailure {
+  failure: { code: string; message: string };
+  /** `retrying` when the queue will run the job again, else the kind of final failure. */
+  outcome: Exclude<JobOutcome, 'succeeded'>;
+  /** Whether to throw, so pg-boss retries (or fails) the job; a permanent failure completes it. */
+  rethrow: boolean;
+}
+
+export function sortFailure(error: unknown, willRetry: boolean): SortedFailure {
+  const transient = isTransient(error);
+  return {
+    failure: { code: errorCode(error), message: errorMessage(error) },
+    outcome: !transient ? 'failed-permanent' : willRetry ? 'retrying' : 'failed-transient',
+    rethrow: transient,
+  };
+}
+
 export function errorCode(error: unknown): string {
   if (error instanceof JointspaceError) return error.code;
   if (error instanceof QueryFailedError) return 'database-error';
@@ -110,21 +128,18 @@ export class Worker {
       });
       return run;
     } catch (error) {
-      const transient = isTransient(error);
-      const failure = { code: errorCode(error), message: errorMessage(error) };
-      if (transient && attempt.willRetry) {
-        await this.record(attempt, 'retrying', startedAt, failure);
+      const { failure, outcome, rethrow } = sortFailure(error, attempt.willRetry);
+      await this.record(attempt, outcome, startedAt, failure);
+      if (outcome === 'retrying') {
         observer?.jobFinished('failed-transient');
         log.warn('job.retrying', failure);
-        throw error;
+      } else {
+        await this.markFailed(attempt, failure);
+        observer?.jobFinished(outcome);
+        log.error('job.failed', { ...failure, permanent: outcome === 'failed-permanent' });
       }
-      const outcome: JobOutcome = transient ? 'failed-transient' : 'failed-permanent';
-      await this.record(attempt, outcome, startedAt, failure);
-      await this.markFailed(attempt, failure);
-      observer?.jobFinished(outcome);
-      log.error('job.failed', { ...failure, permanent: !transient });
       // A permanent failure is final: completing the job keeps pg-boss from retrying it.
-      if (transient) throw error;
+      if (rethrow) throw error;
       return undefined;
     }
   }

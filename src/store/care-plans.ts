@@ -62,6 +62,8 @@ export interface GradedKneeRecord {
   sopInstanceUid: string;
   /** Minimum joint-space widths in mm, where they were measured in mm. */
   jsw: { medialMinMm?: number; lateralMinMm?: number };
+  /** The comparison the grading job made with the knee's earlier result, when there was one. */
+  progression?: ProgressionAssessment;
 }
 
 /** The latest care plan of a study of one patient, for CDS Hooks. */
@@ -166,10 +168,11 @@ export class CarePlanStore {
       model_id: string;
       sop_instance_uid: string;
       jsw: JswSummary | { refused: string } | null;
+      progression: ProgressionAssessment | null;
     }[] = await this.dataSource.query(
       `SELECT DISTINCT ON (r.laterality)
               r.laterality, r.kl_grade, r.probabilities, r.confidence, r.model_id,
-              i.sop_instance_uid, r.jsw
+              i.sop_instance_uid, r.jsw, r.progression
          FROM results r
          JOIN images i ON i.id = r.image_id
          JOIN studies s ON s.id = i.study_id
@@ -185,6 +188,7 @@ export class CarePlanStore {
       modelId: row.model_id,
       sopInstanceUid: row.sop_instance_uid,
       jsw: millimetres(row.jsw),
+      ...(row.progression === null ? {} : { progression: row.progression }),
     }));
   }
 

@@ -11,6 +11,7 @@
  * carries `patientKey`, an HMAC of issuer and Patient ID (see `derivePatientKey`).
  */
 import { EntitySchema, EntitySchemaOptions } from 'typeorm';
+import type { ProgressionAssessment } from '../care/progression.js';
 import type { JswSummary } from '../measurement/summary.js';
 
 export const STUDY_STATUSES = ['received', 'processing', 'graded', 'refused', 'failed'] as const;
@@ -94,6 +95,8 @@ export interface Result {
   timings: ResultTimings;
   /** Joint-space width measured on the image; null when not measured (or before it existed). */
   jsw: JswSummary | { refused: string } | null;
+  /** The change since the knee's earlier result; null when there was none. */
+  progression: ProgressionAssessment | null;
   createdAt: Date;
 }
 
@@ -194,6 +197,7 @@ export const ResultSchema = defineSchema<Result>({
     probabilities: { type: 'jsonb' },
     confidence: { type: 'double precision' },
     jsw: { type: 'jsonb', nullable: true },
+    progression: { type: 'jsonb', nullable: true },
     modelId: { type: 'text', name: 'model_id' },
     timings: { type: 'jsonb' },
     createdAt,

@@ -8,6 +8,7 @@
 import { createHmac } from 'node:crypto';
 import { QueryFailedError, type DataSource, type EntityManager } from 'typeorm';
 import { JointspaceError } from '../errors.js';
+import type { ProgressionAssessment } from '../care/progression.js';
 import type { JswSummary } from '../measurement/summary.js';
 import {
   AuditEntrySchema,
@@ -65,6 +66,8 @@ export interface ResultInput {
   timings?: ResultTimings;
   /** The joint-space width measured on the image, or why it could not be. */
   jsw?: JswSummary | { refused: string };
+  /** The change since the knee's earlier result, when there was one. */
+  progression?: ProgressionAssessment;
 }
 
 export interface JobInput {
@@ -239,13 +242,14 @@ export class Store {
     const rows: unknown[] = await guard(() =>
       this.dataSource.query(
         `INSERT INTO results
-                (image_id, laterality, kl_grade, probabilities, confidence, model_id, timings, jsw)
-         SELECT i.id, $2, $3, $4::jsonb, $5, $6, $7::jsonb, $8::jsonb
+                (image_id, laterality, kl_grade, probabilities, confidence, model_id, timings, jsw,
+                 progression)
+         SELECT i.id, $2, $3, $4::jsonb, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb
            FROM images i WHERE i.sop_instance_uid = $1
          ON CONFLICT (image_id, model_id, laterality) DO UPDATE
             SET kl_grade = EXCLUDED.kl_grade, probabilities = EXCLUDED.probabilities,
                 confidence = EXCLUDED.confidence, timings = EXCLUDED.timings,
-                jsw = EXCLUDED.jsw, created_at = now()
+                jsw = EXCLUDED.jsw, progression = EXCLUDED.progression, created_at = now()
          RETURNING id`,
         [
           input.sopInstanceUid,
@@ -256,6 +260,7 @@ export class Store {
           input.modelId,
           JSON.stringify(input.timings ?? {}),
           input.jsw === undefined ? null : JSON.stringify(input.jsw),
+          input.progression === undefined ? null : JSON.stringify(input.progression),
         ],
       ),
     );
