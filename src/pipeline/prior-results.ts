@@ -15,8 +15,8 @@
  *    src/pipeline/eligibility.ts recognises its own output.
  * 3. Retrieve each and read its content tree with dcmjs: per Measurement Group (125007, DCM),
  *    the laterality modifier of the Finding Site, the KL grade CODE (KL-GRADE, 99JOINTSPACE)
- *    and NUMs of minimum joint-space width in mm (JSW-MEDIAL-MIN / JSW-LATERAL-MIN, the codes
- *    the FHIR output uses; see "Known gaps").
+ *    and, in the length groups, the minimum joint-space width in mm (Finding JSW-MIN-MEDIAL /
+ *    JSW-MIN-LATERAL).
  *
  * Errors: a PACS that cannot be reached or answers 5xx (a transient `pacs-unavailable`) is
  * thrown, so the caller retries later; so is any failure of a search. One SR that cannot be
@@ -107,8 +107,6 @@ const tag = {
   SeriesInstanceUID: '0020000E',
 } as const;
 
-/** Concept code values of the minimum JSW NUMs, by the field they fill. */
-export const JSW_CONCEPTS = { medialMinMm: 'JSW-MEDIAL-MIN', lateralMinMm: 'JSW-LATERAL-MIN' };
 const MM = 'mm';
 const JSW_MAX_MM = 20;
 
@@ -396,50 +394,30 @@ function groupGrade(group: Dataset): number | 'invalid' | undefined {
 }
 
 /**
- * The minimum JSW of a group in mm: a length group as the SR writes it (Finding JSW-MIN-MEDIAL
- * or JSW-MIN-LATERAL, the width as a Length NUM), or NUMs named by `JSW_CONCEPTS` anywhere in
- * the group. Widths in pixels are not comparable between studies and are left out.
+ * The minimum JSW of a length group as the SR writes it (Finding JSW-MIN-MEDIAL or
+ * JSW-MIN-LATERAL, the width as a Length NUM), in mm. Widths in pixels are not comparable
+ * between studies and are left out.
  */
 function groupJsw(group: Dataset): { medialMinMm?: number; lateralMinMm?: number } | undefined {
-  const found: { medialMinMm?: number; lateralMinMm?: number } = {};
   const finding = children(group).find((i) => i.ValueType === 'CODE' && hasConcept(i, FINDING));
-  const findingValue = finding === undefined ? undefined : codeValue(finding);
-  const compartment =
-    findingValue === undefined
+  const value = finding === undefined ? undefined : codeValue(finding);
+  const field =
+    value === undefined
       ? undefined
-      : same(findingValue, JSW_MINIMUM.medial)
+      : same(value, JSW_MINIMUM.medial)
         ? 'medialMinMm'
-        : same(findingValue, JSW_MINIMUM.lateral)
+        : same(value, JSW_MINIMUM.lateral)
           ? 'lateralMinMm'
           : undefined;
-  if (compartment !== undefined) {
-    const length = children(group).find((i) => i.ValueType === 'NUM');
-    const measured = length === undefined ? undefined : sequence(length.MeasuredValueSequence)[0];
-    const unit =
-      measured === undefined ? undefined : conceptOf(measured, 'MeasurementUnitsCodeSequence');
-    const value = Number(text(measured?.NumericValue));
-    if (unit?.value === MM && Number.isFinite(value) && value >= 0 && value <= JSW_MAX_MM) {
-      found[compartment] = value;
-    }
-  }
-  const visit = (item: Dataset) => {
-    const name = conceptOf(item);
-    const field = (Object.keys(JSW_CONCEPTS) as (keyof typeof JSW_CONCEPTS)[]).find(
-      (key) => name?.value === JSW_CONCEPTS[key],
-    );
-    if (item.ValueType === 'NUM' && field !== undefined) {
-      const measured = sequence(item.MeasuredValueSequence)[0];
-      const unit =
-        measured === undefined ? undefined : conceptOf(measured, 'MeasurementUnitsCodeSequence');
-      const value = Number(text(measured?.NumericValue));
-      if (unit?.value === MM && Number.isFinite(value) && value >= 0 && value <= JSW_MAX_MM) {
-        found[field] = value;
-      }
-    }
-    children(item).forEach(visit);
-  };
-  children(group).forEach(visit);
-  return Object.keys(found).length === 0 ? undefined : found;
+  if (field === undefined) return undefined;
+  const length = children(group).find((i) => i.ValueType === 'NUM');
+  const measured = length === undefined ? undefined : sequence(length.MeasuredValueSequence)[0];
+  const unit =
+    measured === undefined ? undefined : conceptOf(measured, 'MeasurementUnitsCodeSequence');
+  const mm = Number(text(measured?.NumericValue));
+  return unit?.value === MM && Number.isFinite(mm) && mm >= 0 && mm <= JSW_MAX_MM
+    ? { [field]: mm }
+    : undefined;
 }
 
 /** Device Observer Name (TID 1004) at the root, else Manufacturer's Model Name @ version. */

@@ -99,11 +99,11 @@ test('one Observation in mm per joint-space width given, none when there is none
     ]),
     [
       [
-        'JSW-MEDIAL-MIN',
+        'JSW-MIN-MEDIAL',
         { value: 2.1, unit: 'mm', system: 'http://unitsofmeasure.org', code: 'mm' },
       ],
       [
-        'JSW-LATERAL-MIN',
+        'JSW-MIN-LATERAL',
         { value: 4.4, unit: 'mm', system: 'http://unitsofmeasure.org', code: 'mm' },
       ],
     ],

@@ -15,8 +15,7 @@ import {
   type PriorResultsClient,
   type PriorResultsQuery,
 } from '../../src/pipeline/prior-results.js';
-import { UCUM, type CodedConcept } from '../../src/sr/codes.js';
-import { codeItem, writePart10, type Dataset, type SourceHeader } from '../../src/sr/dataset.js';
+import { writePart10, type Dataset, type SourceHeader } from '../../src/sr/dataset.js';
 import { buildMeasurementReport, type JswLength } from '../../src/sr/measurement-report.js';
 import { freePort, useOrthanc } from '../helpers/orthanc.js';
 import {
@@ -51,12 +50,6 @@ const STUDY_2022_OTHER = uid(22);
 const STUDY_2022_LOOKALIKE = uid(32);
 const STUDY_2025_LATER = uid(25);
 const STUDY_2024_BROKEN = uid(44);
-
-const JSW_MEDIAL: CodedConcept = {
-  value: 'JSW-MEDIAL-MIN',
-  scheme: '99JOINTSPACE',
-  meaning: 'Minimum joint space width, medial',
-};
 
 function header(patientId: string, studyInstanceUid: string, studyDate: string): SourceHeader {
   return {
@@ -121,28 +114,6 @@ function measurementGroups(dataset: Dataset): Dataset[] {
   return items(measurements?.ContentSequence);
 }
 
-/** Adds a medial minimum JSW NUM (mm) to the first (right knee) group, as issue 5 will. */
-function withMedialJsw(bytes: Uint8Array, mm: number): Uint8Array {
-  return rewrite(bytes, (dataset) => {
-    const group = measurementGroups(dataset)[0];
-    if (group === undefined) throw new Error('no measurement group');
-    group.ContentSequence = [
-      ...items(group.ContentSequence),
-      {
-        RelationshipType: 'CONTAINS',
-        ValueType: 'NUM',
-        ConceptNameCodeSequence: [codeItem(JSW_MEDIAL)],
-        MeasuredValueSequence: [
-          {
-            NumericValue: String(mm),
-            MeasurementUnitsCodeSequence: [codeItem({ value: 'mm', scheme: UCUM, meaning: 'mm' })],
-          },
-        ],
-      },
-    ];
-  });
-}
-
 let dicomWebUrl = '';
 
 test.before(async () => {
@@ -165,7 +136,9 @@ test.before(async () => {
     d.IssuerOfPatientID = ISSUER;
   });
   const files = [
-    withMedialJsw(report(header(PATIENT, STUDY_2021, '20210110'), 1, 2), 4.2),
+    report(header(PATIENT, STUDY_2021, '20210110'), 1, 2, algorithm, {
+      R: [length('medial', 4.2, 'mm')],
+    }),
     report(header(PATIENT, STUDY_2023, '20230305'), 2, 2, OLD_ALGORITHM, {
       // As the pipeline writes them: the right knee in mm, the left in pixels (no spacing).
       R: [length('medial', 3.1, 'mm'), length('lateral', 5.6, 'mm')],

@@ -13,6 +13,7 @@
 import type { CodeableConcept, Coding, Quantity } from '@medplum/fhirtypes';
 import {
   KL_GRADE,
+  JSW_MINIMUM,
   KL_GRADE_CONFIDENCE,
   PRIVATE_SCHEME,
   klGradeCode,
@@ -39,11 +40,7 @@ const V3_DATA_OPERATION = 'http://terminology.hl7.org/CodeSystem/v3-DataOperatio
 /** The private scheme 99JOINTSPACE (mappings/kl-grade-codes.json) as a FHIR code system. */
 export const JOINTSPACE_CODE_SYSTEM = 'urn:jointspace:codes';
 
-/**
- * Concepts only the FHIR output uses so far (joint-space width). They are not in
- * mappings/kl-grade-codes.json because the SR does not report joint-space width yet; when it
- * does, they move into that file (a new scheme version) and this system goes away.
- */
+/** Concepts only the FHIR output uses (the progression Observation, builders/progression.ts). */
 export const JOINTSPACE_FHIR_CODE_SYSTEM = 'urn:jointspace:codes:fhir';
 
 function coding(system: string, code: string, display: string): Readonly<Coding> {
@@ -77,16 +74,9 @@ export const CREATE = coding(V3_DATA_OPERATION, 'CREATE', 'create');
 export const DEVICE_MODEL_NAME = 'model-name';
 export const DEVICE_USER_FRIENDLY_NAME = 'user-friendly-name';
 
-export const JSW_MEDIAL_MIN = coding(
-  JOINTSPACE_FHIR_CODE_SYSTEM,
-  'JSW-MEDIAL-MIN',
-  'Minimum joint space width, medial tibiofemoral compartment',
-);
-export const JSW_LATERAL_MIN = coding(
-  JOINTSPACE_FHIR_CODE_SYSTEM,
-  'JSW-LATERAL-MIN',
-  'Minimum joint space width, lateral tibiofemoral compartment',
-);
+/** Minimum joint-space widths: the SR's concepts (JSW-MIN-MEDIAL / -LATERAL, 99JOINTSPACE). */
+export const JSW_MEDIAL_MIN = privateCoding(JSW_MINIMUM.medial);
+export const JSW_LATERAL_MIN = privateCoding(JSW_MINIMUM.lateral);
 
 /** A concept of the private scheme as a FHIR Coding, with the scheme's version. */
 export function privateCoding(concept: CodedConcept): Coding {
