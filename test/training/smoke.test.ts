@@ -13,7 +13,7 @@ import { repoRoot, systemPython } from '../helpers/paths.js';
 
 const run = promisify(execFile);
 
-test('train.py --smoke writes a loadable model, manifest, metrics and log', async (t) => {
+test('train.py --smoke writes a loadable model, manifest, metrics and log; quantize.py --smoke its int8 build', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'jointspace-train-'));
   t.teardown(() => rm(out, { recursive: true, force: true }));
 
@@ -41,4 +41,22 @@ test('train.py --smoke writes a loadable model, manifest, metrics and log', asyn
   const sum = (output?.probabilities ?? []).reduce((a, b) => a + b, 0);
   t.true(Math.abs(sum - 1) < 1e-5);
   t.is(output?.cam.data.length, 5 * (output?.cam.width ?? 0) * (output?.cam.height ?? 0));
+
+  // The int8 build of the same weights: quantize.py adds it to the manifest, and it loads.
+  await run(
+    systemPython,
+    [join(repoRoot, 'models/training/quantize.py'), '--smoke', '--model-dir', out],
+    { cwd: repoRoot, timeout: 300_000 },
+  );
+  const quantised = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')) as {
+    variants?: { int8?: { file: string; val: { gradeAgreement: number } } };
+  };
+  t.is(quantised.variants?.int8?.file, 'model.int8.onnx');
+  t.is(typeof quantised.variants?.int8?.val.gradeAgreement, 'number');
+  const int8 = await KneeModel.load({ directory: out, threads: 1, precision: 'int8' });
+  t.teardown(() => int8.release());
+  t.is(int8.id, `${model.id}+int8`);
+  const [quantisedOutput] = await int8.run([new Float32Array(size * size)]);
+  const quantisedSum = (quantisedOutput?.probabilities ?? []).reduce((a, b) => a + b, 0);
+  t.true(Math.abs(quantisedSum - 1) < 1e-5);
 });
