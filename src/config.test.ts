@@ -76,6 +76,7 @@ test('the table states the same defaults the loader applies', (t) => {
     JOINTSPACE_CARE_RETRY_LIMIT: String(config.careRetryLimit),
     JOINTSPACE_CARE_RETRY_DELAY_S: String(config.careRetryDelaySeconds),
     JOINTSPACE_DEVICE: config.device,
+    JOINTSPACE_PRECISION: config.precision,
     JOINTSPACE_LOG_LEVEL: config.logLevel,
   });
   t.deepEqual(
@@ -102,6 +103,7 @@ test('every variable can be set', (t) => {
     JOINTSPACE_JOB_RETRY_DELAY_S: '30',
     JOINTSPACE_JOB_TIMEOUT_S: '3600',
     JOINTSPACE_DEVICE: 'cuda',
+    JOINTSPACE_PRECISION: 'int8',
     JOINTSPACE_LOG_LEVEL: 'debug',
   });
 
@@ -123,6 +125,7 @@ test('every variable can be set', (t) => {
   t.is(config.retryDelaySeconds, 30);
   t.is(config.jobTimeoutSeconds, 3600);
   t.is(config.device, 'cuda');
+  t.is(config.precision, 'int8');
   t.is(config.logLevel, 'debug');
 });
 
@@ -253,6 +256,11 @@ const single: [string, NodeJS.ProcessEnv, string][] = [
     'device',
     { JOINTSPACE_DEVICE: 'tpu' },
     'JOINTSPACE_DEVICE: expected one of cpu, cuda, got "tpu"',
+  ],
+  [
+    'precision',
+    { JOINTSPACE_PRECISION: 'fp16' },
+    'JOINTSPACE_PRECISION: expected one of float32, int8, got "fp16"',
   ],
   [
     'log level',

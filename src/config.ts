@@ -166,6 +166,14 @@ export const CONFIG_VARIABLES = [
     secret: false,
   },
   {
+    name: 'JOINTSPACE_PRECISION',
+    required: false,
+    default: 'float32',
+    description:
+      '`float32` or `int8`: the int8 build of the model is faster on a CPU and agrees with the float one on most, not all, knees (figures in the model card); results name it `<version>+int8`',
+    secret: false,
+  },
+  {
     name: 'JOINTSPACE_LOG_LEVEL',
     required: false,
     default: 'info',
@@ -210,6 +218,7 @@ export interface ServiceConfig {
   cds?: CdsSettings;
   patientKeySecret: string;
   device: 'cpu' | 'cuda';
+  precision: 'float32' | 'int8';
   logLevel: Level;
 }
 
@@ -251,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     careRetryDelaySeconds: reader.integer('JOINTSPACE_CARE_RETRY_DELAY_S', 1, 3600),
     patientKeySecret: reader.secret('JOINTSPACE_PATIENT_KEY_SECRET'),
     device: reader.choice('JOINTSPACE_DEVICE', ['cpu', 'cuda'] as const),
+    precision: reader.choice('JOINTSPACE_PRECISION', ['float32', 'int8'] as const),
     logLevel: reader.choice('JOINTSPACE_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const),
   };
 

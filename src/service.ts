@@ -80,6 +80,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
     // running jobs, which still need the models.
     const grader = await Grader.create({
       device: config.device,
+      precision: config.precision,
       logger,
       ...(config.modelDir === undefined ? {} : { directory: config.modelDir }),
     });
@@ -207,6 +208,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
         worklist: new Worklist(dataSource),
         pacs: dicomweb,
         modelDirectory: config.modelDir ?? defaultModelDirectory(),
+        precision: grader.model.precision,
       },
     });
     const server = await listen(app, config.host, config.port);
@@ -217,6 +219,7 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
       workers: config.workerConcurrency,
       polling: config.pollIntervalMs > 0 ? `${config.pollIntervalMs} ms` : 'off',
       model: grader.model.id,
+      precision: grader.model.precision,
       ...(database.dataDir === undefined ? {} : { dataDir: database.dataDir }),
     });
     return {

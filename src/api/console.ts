@@ -18,6 +18,7 @@ import type { DicomWebClient } from '../dicomweb/client.js';
 import { firstString, tags } from '../dicomweb/json.js';
 import { JointspaceError } from '../errors.js';
 import { loadImage } from '../imaging/load.js';
+import type { Precision } from '../grading/model.js';
 import type { Logger } from '../log.js';
 import { STUDY_STATUSES, type StudyStatus } from '../store/entities.js';
 import type { Worklist, WorklistCursor } from '../store/worklist.js';
@@ -32,6 +33,8 @@ export interface ConsoleDependencies {
   pacs: Pick<DicomWebClient, 'searchForStudies' | 'searchForInstances' | 'retrieveInstance'>;
   /** Folder of model.json, metrics.json and card.md. */
   modelDirectory: string;
+  /** The build of the model this process runs (JOINTSPACE_PRECISION); default float32. */
+  precision?: Precision;
   /** How long a listing waits for the PACS before answering without it (default 5 s). */
   pacsTimeoutMs?: number;
 }
@@ -412,8 +415,15 @@ export function modelInfo(deps: ConsoleDependencies | undefined): RouteHandler {
     );
 
     const { name, version } = manifest;
+    const precision = deps?.precision ?? 'float32';
+    const build = precision === 'float32' ? '' : `+${precision}`;
     ctx.body = {
-      id: typeof name === 'string' && typeof version === 'string' ? `${name}@${version}` : null,
+      // The identity this process writes into its results (KneeModel.id).
+      id:
+        typeof name === 'string' && typeof version === 'string'
+          ? `${name}@${version}${build}`
+          : null,
+      precision,
       manifest,
       metrics,
       card,

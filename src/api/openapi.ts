@@ -708,9 +708,17 @@ export const openApiDocument: OpenApiDocument = {
       },
       Model: {
         type: 'object',
-        required: ['id', 'manifest', 'metrics', 'card'],
+        required: ['id', 'precision', 'manifest', 'metrics', 'card'],
         properties: {
-          id: { type: ['string', 'null'], description: 'name@version' },
+          id: {
+            type: ['string', 'null'],
+            description: 'name@version as written into results; `+int8` when the int8 build runs',
+          },
+          precision: {
+            type: 'string',
+            enum: ['float32', 'int8'],
+            description: 'The build of the weights this service runs (JOINTSPACE_PRECISION)',
+          },
           manifest: { type: 'object', description: 'model.json as shipped' },
           metrics: {
             type: ['object', 'null'],

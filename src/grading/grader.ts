@@ -63,6 +63,7 @@ export class Grader {
     options.logger?.info('model.loaded', {
       model: model.id,
       device: model.device,
+      precision: model.precision,
       loadMs: Math.round(model.loadMs),
     });
     return new Grader(model, kneeCheckModel, options.batchSize ?? 16);

@@ -3,6 +3,12 @@
  * every batch. The graph (models/training/export.py) returns calibrated
  * probabilities, raw logits and per-grade class activation maps from one
  * forward pass.
+ *
+ * A manifest may also list an int8 variant of the graph (`variants.int8`,
+ * written by models/training/quantize.py) with its own val figures;
+ * `precision: 'int8'` (JOINTSPACE_PRECISION=int8) loads it instead. Its
+ * results carry the version `<version>+int8`, so every SR, FHIR resource and
+ * stored result says which graph produced it.
  */
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -24,13 +30,28 @@ export interface ModelManifest {
   outputs: { probabilities: string; logits: string; cam: string };
   grades: number[];
   temperature: number;
+  /** Other builds of the same weights, by precision (models/training/quantize.py). */
+  variants?: Partial<Record<Exclude<Precision, 'float32'>, ModelVariant>>;
 }
+
+/** A build of the manifest's weights in another precision, with what it costs on val. */
+export interface ModelVariant {
+  file: string;
+  sha256: string;
+  /** As quantize.py measured it: agreement with the float graph and the val metrics. */
+  val?: Record<string, unknown>;
+}
+
+export type Precision = 'float32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['float32', 'int8'];
 
 export type Device = 'cpu' | 'cuda';
 
 export interface ModelOptions {
   directory?: string;
   device?: Device;
+  /** Which build of the weights to run; default JOINTSPACE_PRECISION, else float32. */
+  precision?: Precision;
   /** Intra-op threads; 0 lets ONNX Runtime use every core. */
   threads?: number;
   logger?: Logger;
@@ -60,6 +81,38 @@ export function parseDevice(value: string | undefined): Device {
     'invalid-argument',
     `JOINTSPACE_DEVICE must be "cpu" or "cuda", got "${value}"`,
   );
+}
+
+export function parsePrecision(value: string | undefined): Precision {
+  if (value === undefined || value === '' || value === 'float32') return 'float32';
+  if (value === 'int8') return 'int8';
+  throw new JointspaceError(
+    'invalid-argument',
+    `JOINTSPACE_PRECISION must be "float32" or "int8", got "${value}"`,
+  );
+}
+
+/** The manifest of the graph to load: the float one, or the variant's file under a `+int8` version. */
+export function manifestFor(
+  manifest: ModelManifest,
+  precision: Precision,
+  directory: string,
+): ModelManifest {
+  if (precision === 'float32') return manifest;
+  const variant = manifest.variants?.[precision];
+  if (variant === undefined) {
+    throw new JointspaceError(
+      'model-unavailable',
+      `${directory}/model.json has no ${precision} variant of ${manifest.name}@${manifest.version}; make one with npm run quantize`,
+      { status: 503 },
+    );
+  }
+  return {
+    ...manifest,
+    file: variant.file,
+    sha256: variant.sha256,
+    version: `${manifest.version}+${precision}`,
+  };
 }
 
 async function readManifest(directory: string): Promise<ModelManifest> {
@@ -110,6 +163,7 @@ async function createSession(
 export class KneeModel {
   readonly manifest: ModelManifest;
   readonly device: Device;
+  readonly precision: Precision;
   readonly loadMs: number;
   private readonly session: ort.InferenceSession;
 
@@ -117,11 +171,13 @@ export class KneeModel {
     manifest: ModelManifest,
     session: ort.InferenceSession,
     device: Device,
+    precision: Precision,
     loadMs: number,
   ) {
     this.manifest = manifest;
     this.session = session;
     this.device = device;
+    this.precision = precision;
     this.loadMs = loadMs;
   }
 
@@ -129,7 +185,8 @@ export class KneeModel {
   static async load(options: ModelOptions = {}): Promise<KneeModel> {
     const started = performance.now();
     const directory = options.directory ?? defaultModelDirectory();
-    const manifest = await readManifest(directory);
+    const precision = options.precision ?? parsePrecision(process.env.JOINTSPACE_PRECISION);
+    const manifest = manifestFor(await readManifest(directory), precision, directory);
     const path = `${directory}/${manifest.file}`;
     let bytes: Uint8Array;
     try {
@@ -151,7 +208,13 @@ export class KneeModel {
     }
     const device = options.device ?? parseDevice(process.env.JOINTSPACE_DEVICE);
     const created = await createSession(bytes, device, options.threads ?? 0, options.logger);
-    return new KneeModel(manifest, created.session, created.device, performance.now() - started);
+    return new KneeModel(
+      manifest,
+      created.session,
+      created.device,
+      precision,
+      performance.now() - started,
+    );
   }
 
   /** `${name}@${version}`, the identity written into every result. */

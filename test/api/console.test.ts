@@ -481,6 +481,7 @@ test('the model route answers the manifest, the figures and the card as shipped'
   t.is(response.status, 200);
   const body = (await response.json()) as {
     id: string;
+    precision: string;
     manifest: { name: string; version: string };
     metrics: Record<string, unknown> | null;
     card: string | null;
@@ -490,12 +491,21 @@ test('the model route answers the manifest, the figures and the card as shipped'
     version: string;
   };
   t.is(body.id, `${manifest.name}@${manifest.version}`);
+  t.is(body.precision, 'float32');
   t.deepEqual(body.manifest, manifest as unknown);
   t.deepEqual(
     body.metrics,
     JSON.parse(await readFile(`${MODEL_DIR}/metrics.json`, 'utf8')) as unknown,
   );
   t.is(body.card, await readFile(`${MODEL_DIR}/card.md`, 'utf8'));
+
+  // A service running the int8 build names it, as its results do.
+  const int8 = await startApi(t, {
+    console: { ...consoleDeps(new StubPacs()), precision: 'int8' },
+  });
+  const quantised = (await (await get(int8, 'api/model')).json()) as typeof body;
+  t.is(quantised.id, `${manifest.name}@${manifest.version}+int8`);
+  t.is(quantised.precision, 'int8');
 
   const broken = await startApi(t, {
     console: { ...consoleDeps(new StubPacs()), modelDirectory: `${repoRoot}no-such-model` },
