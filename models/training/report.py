@@ -133,6 +133,7 @@ def main() -> None:
             else "one pass over the image as given"
         ),
         "targets": targets_paragraph(metrics),
+        "int8": int8_paragraph(manifest, metrics),
         "start": start_sentence(cfg, metrics),
         "reproduce": reproduce_sentence(cfg),
         "map_size": " x ".join(str(n) for n in net.map_shape[1:]),
@@ -143,26 +144,71 @@ def main() -> None:
     print(json.dumps({k: metrics[k] for k in ("accuracy", "qwk", "mae", "auc_kl2", "ece", "ece_uncalibrated")}))
 
 
+def warm_chain(cfg: dict) -> list[tuple[str, dict]]:
+    """The configurations from the from-scratch run to this one, following `warmStart`."""
+    chain = [("models/training/config.json", cfg)]
+    while (warm := chain[0][1]["train"].get("warmStart")) is not None:
+        chain.insert(0, (warm["config"], json.loads((ROOT / warm["config"]).read_text())))
+    return chain
+
+
 def start_sentence(cfg: dict, metrics: dict) -> str:
-    """How the weights started: from scratch, or a warm restart from an earlier version."""
+    """How the weights started: from scratch, or warm restarts from earlier versions."""
     warm = cfg["train"].get("warmStart")
     if warm is None or metrics.get("initialisedFrom") is None:
         return "Trained from scratch (no pretrained weights can be downloaded on the build machines)"
-    return (
-        f"Started from the weights of {warm['from']} (trained from scratch by "
-        f"`{warm['config']}`; no pretrained weights can be downloaded on the build machines) "
-        "and trained again with a new warm-up and cosine schedule at a lower peak learning rate"
+    chain = warm_chain(cfg)
+    steps = [f"{c['modelVersion']} ({c['input']['size']} px)" for _, c in chain]
+    sentence = (
+        f"Started from the weights of {warm['from']} and trained again with a new warm-up and cosine "
+        f"schedule at a lower peak learning rate; the line of versions is {' → '.join(steps)}, the "
+        "first trained from scratch (no pretrained weights can be downloaded on the build machines)"
     )
+    resampled = (metrics.get("initialisedFrom") or {}).get("headResampled")
+    if resampled is not None:
+        sentence += (
+            f". The input grew from {chain[-2][1]['input']['size']} to {cfg['input']['size']} px, so "
+            f"the last map grew too: the head's weights were resampled bilinearly ({resampled}) and "
+            "scaled by the ratio of cell counts, and the convolutions kept as they were"
+        )
+    return sentence
 
 
 def reproduce_sentence(cfg: dict) -> str:
-    warm = cfg["train"].get("warmStart")
-    if warm is None:
+    chain = warm_chain(cfg)
+    if len(chain) == 1:
         return "`npm run train` (seeded; log in `training-log.jsonl`)"
+    commands = []
+    for index, (path, _) in enumerate(chain):
+        start = "" if index == 0 else f" --init-weights /tmp/step{index}/model.pt"
+        out = " --out models/knee-kl" if index == len(chain) - 1 else f" --out /tmp/step{index + 1}"
+        commands.append(f"`npm run train -- --config {path}{start}{out}`")
     return (
-        f"`npm run train -- --config {warm['config']} --out /tmp/base`, then "
-        "`npm run train -- --init-weights /tmp/base/model.pt` (both seeded; the second run's "
-        "log is `training-log.jsonl`; the start weights' SHA-256 is in the configuration)"
+        ", then ".join(commands)
+        + " (each seeded; the last run's log is `training-log.jsonl`; each start's SHA-256 is in "
+        "the configuration that uses it)"
+    )
+
+
+def int8_paragraph(manifest: dict, metrics: dict) -> str:
+    """The int8 build's cost on val, from what quantize.py measured."""
+    variant = (manifest.get("variants") or {}).get("int8")
+    if variant is None:
+        return "No int8 build accompanies these weights (`npm run quantize` makes one)."
+    val = variant["val"]
+    calibration = variant["calibration"]
+    return (
+        f"`{variant['file']}` (SHA-256 `{variant['sha256']}`), made by `npm run quantize`: the "
+        "convolutions' weights in int8 per output channel, activations in uint8 per tensor "
+        f"(ranges from {calibration['images']} train images and their mirror images, 0.01–99.99th "
+        "percentiles), the head in float. Chosen with `JOINTSPACE_PRECISION=int8`; results then "
+        f"name `{manifest['name']}@{manifest['version']}+int8`. On val it gives the float graph's "
+        f"grade for {val['gradeAgreement'] * 100:.1f} % of knees (largest probability difference "
+        f"{val['maxProbabilityDifference']:.3f}): accuracy {val['accuracy']:.3f} "
+        f"({metrics['accuracy']:.3f} in float), kappa {val['qwk']:.3f} ({metrics['qwk']:.3f}), "
+        f"AUC {val['auc_kl2']:.3f} ({metrics['auc_kl2']:.3f}), MAE {val['mae']:.3f} "
+        f"({metrics['mae']:.3f}), ECE {val['ece']:.3f} ({metrics['ece']:.3f}). The float graph is "
+        "the reference: only it is held to PyTorch within 1e-4."
     )
 
 

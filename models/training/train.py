@@ -84,6 +84,33 @@ def ordinal_cost(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tens
     return (cost * sample_weights).sum() / sample_weights.sum()
 
 
+def fit_head(state: dict, net) -> tuple[dict, str | None]:
+    """Start weights for `net` from a state trained at another input size.
+
+    The convolutions do not depend on the input size; a spatial head does (one
+    weight per cell of the last map). Its weights are resampled bilinearly to the
+    new map and scaled by the ratio of the cell counts, so each grade's logit,
+    a sum over the cells, keeps its size when the map grows. Returns the state
+    and a note of the resampling (None when the shapes already agree).
+    """
+    key = "classifier.weight"
+    wanted = net.state_dict()[key].shape
+    if state[key].shape == wanted:
+        return state, None
+    if net.head != "spatial":
+        raise SystemExit(f"start weights have a {tuple(state[key].shape)} head; this network needs {tuple(wanted)}")
+    channels, height, width = net.map_shape
+    cells = state[key].shape[1] // channels
+    side = int(round(math.sqrt(cells)))
+    if side * side * channels != state[key].shape[1]:
+        raise SystemExit(f"start weights' head ({tuple(state[key].shape)}) is not a square map of {channels} channels")
+    grid = state[key].view(-1, channels, side, side)
+    resized = F.interpolate(grid, size=(height, width), mode="bilinear", align_corners=False)
+    state = dict(state)
+    state[key] = (resized * (side * side) / (height * width)).reshape(wanted).contiguous()
+    return state, f"{side}x{side} to {height}x{width}"
+
+
 def update_ema(ema, net, decay: float) -> None:
     with torch.no_grad():
         for e, p in zip(ema.state_dict().values(), net.state_dict().values()):
@@ -143,9 +170,12 @@ def main() -> None:
         )
     initialised_from = None
     if args.init_weights:
-        net.load_state_dict(torch.load(args.init_weights, map_location="cpu"))
+        state, resampled = fit_head(torch.load(args.init_weights, map_location="cpu"), net)
+        net.load_state_dict(state)
         digest = hashlib.sha256(Path(args.init_weights).read_bytes()).hexdigest()
         initialised_from = {"file": Path(args.init_weights).name, "sha256": digest}
+        if resampled is not None:
+            initialised_from["headResampled"] = resampled
     ema = copy.deepcopy(net)
     weights = class_weights(train_y, tcfg["classWeightPower"])
     optimiser = torch.optim.AdamW(
@@ -252,11 +282,14 @@ def main() -> None:
     log.close()
     print(json.dumps({k: metrics[k] for k in ("accuracy", "qwk", "auc_kl2", "mae", "ece")}))
     if not args.smoke:
-        # metrics.json with the reliability table and card.md, from the saved weights.
-        subprocess.run(
-            [sys.executable, str(Path(__file__).with_name("report.py")), "--out", str(out), "--config", args.config],
-            check=True,
-        )
+        # The int8 build (its val figures go into model.json), then metrics.json with the
+        # reliability table and card.md, from the saved weights.
+        for script in ("quantize.py", "report.py"):
+            flag = "--model-dir" if script == "quantize.py" else "--out"
+            subprocess.run(
+                [sys.executable, str(Path(__file__).with_name(script)), flag, str(out), "--config", args.config],
+                check=True,
+            )
 
 
 if __name__ == "__main__":
