@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort } from './onnx-runtime.js';
 import { JointspaceError } from '../errors.js';
 import type { GrayImage } from '../imaging/types.js';
 import { defaultModelDirectory } from './model.js';

@@ -12,7 +12,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import * as ort from 'onnxruntime-node';
+import { ort } from './onnx-runtime.js';
 import { JointspaceError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fromRoot } from '../paths.js';

@@ -97,6 +97,41 @@ test('an unknown JOINTSPACE_DEVICE is a clear error', async (t) => {
   t.regex(result.stderr, /JOINTSPACE_DEVICE must be "cpu" or "cuda", got "tpu"/);
 });
 
+test('a long command line (hundreds of files) does not crash ONNX Runtime', async (t) => {
+  // ONNX Runtime's telemetry ran a recursive regex over the command line: past about 30 kB
+  // the process died with SIGSEGV before grading anything (src/grading/onnx-runtime.ts).
+  const dir = await mkdtemp(join(tmpdir(), 'jointspace-grade-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const [source] = valImages(1).map((entry) => entry.path);
+  const file = join(dir, `${'knee-'.repeat(40)}crop.png`);
+  await copyFile(source ?? '', file);
+  const files = Array.from({ length: 200 }, () => file);
+  t.true(files.join(' ').length > 40_000);
+
+  const result = await runCli(['grade', '--json', ...files]);
+  t.is(result.status, 0, result.stderr.slice(-500));
+  const report = JSON.parse(result.stdout) as { results: Report[] };
+  t.is(report.results.length, files.length);
+  t.true(report.results.every((entry) => entry.status === 'graded'));
+});
+
+test('JOINTSPACE_PRECISION=int8 grades with the int8 build and names it', async (t) => {
+  const files = valImages(1).map((entry) => entry.path);
+  const result = await runCli(['grade', '--json', ...files], { JOINTSPACE_PRECISION: 'int8' });
+  t.is(result.status, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as { model: string; results: { status: string }[] };
+  t.regex(report.model, /^jointspace-knee-kl@[0-9.]+\+int8$/);
+  t.deepEqual(
+    report.results.map((entry) => entry.status),
+    files.map(() => 'graded'),
+  );
+  t.regex(result.stderr, /"precision":"int8"/);
+
+  const bad = await runCli(['grade', files[0] ?? ''], { JOINTSPACE_PRECISION: 'fp16' });
+  t.is(bad.status, 1);
+  t.regex(bad.stderr, /JOINTSPACE_PRECISION must be "float32" or "int8", got "fp16"/);
+});
+
 test('grade: heat maps of files that share a name do not overwrite each other', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'jointspace-grade-names-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
