@@ -1,6 +1,7 @@
 """Post-training int8 quantisation of the KL grading network for CPU inference.
 
-Usage (from the repository root; `npm run quantize` does this):
+Usage (from the repository root): `npm run quantize` runs this, then measures
+both graphs in ONNX Runtime (scripts/quantize.ts), then writes the card.
     /usr/bin/python3 models/training/quantize.py [--model-dir models/knee-kl]
         [--config models/training/config.json] [--calibration 512]
 
@@ -13,10 +14,10 @@ convolution, and the residual additions into integer additions. The head (the
 linear layer, the class activation maps, the softmax) stays in float.
 
 Activation ranges come from `--calibration` train images and their mirror
-images, never from val. The int8 graph is then run on val next to the float
-one and the comparison is written to `model.json` (`variants.int8`): grade
-agreement, the largest probability difference and the val metrics, so a
-deployment that chooses int8 knows what it trades.
+images, never from val. The simulated int8 network is then run on val next
+to the float one and the comparison is written to `model.json`
+(`variants.int8.val`; scripts/quantize.ts replaces it with what ONNX Runtime
+measures and keeps this one as `simulated`).
 
 The float graph stays the reference: its parity with PyTorch is tested to
 1e-4; the int8 graph's is not, by construction.

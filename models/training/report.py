@@ -197,12 +197,13 @@ def int8_paragraph(manifest: dict, metrics: dict) -> str:
         return "No int8 build accompanies these weights (`npm run quantize` makes one)."
     val = variant["val"]
     calibration = variant["calibration"]
+    measured = val.get("measuredWith", "PyTorch's simulation of the int8 arithmetic")
     return (
         f"`{variant['file']}` (SHA-256 `{variant['sha256']}`), made by `npm run quantize`: the "
         "convolutions' weights in int8 per output channel, activations in uint8 per tensor "
         f"(ranges from {calibration['images']} train images and their mirror images, 0.01–99.99th "
         "percentiles), the head in float. Chosen with `JOINTSPACE_PRECISION=int8`; results then "
-        f"name `{manifest['name']}@{manifest['version']}+int8`. On val it gives the float graph's "
+        f"name `{manifest['name']}@{manifest['version']}+int8`. On val, measured with {measured}, it gives the float graph's "
         f"grade for {val['gradeAgreement'] * 100:.1f} % of knees (largest probability difference "
         f"{val['maxProbabilityDifference']:.3f}): accuracy {val['accuracy']:.3f} "
         f"({metrics['accuracy']:.3f} in float), kappa {val['qwk']:.3f} ({metrics['qwk']:.3f}), "

@@ -10,7 +10,7 @@ import { decodeInBatches, isDecoded } from './decode-batches.js';
 
 const IMAGE_EXTENSIONS = /\.(png|jpe?g|dcm|dicom)$/i;
 
-interface LabelledFile {
+export interface LabelledFile {
   path: string;
   grade: number;
 }

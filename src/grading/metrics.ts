@@ -104,3 +104,31 @@ export function summarise(predictions: Prediction[]): GradingMetrics {
     confusion,
   };
 }
+
+/**
+ * Expected calibration error over equal-width confidence bins (Guo et al.
+ * 2017), confidence being the probability of the predicted grade; the same
+ * definition as models/training/metrics.py.
+ */
+export function expectedCalibrationError(predictions: Prediction[], bins = 15): number {
+  const totals = Array.from({ length: bins }, () => ({ n: 0, confidence: 0, correct: 0 }));
+  for (const prediction of predictions) {
+    const grade = argmax(prediction.probabilities);
+    const confidence = prediction.probabilities[grade] ?? 0;
+    // Bins are (low, high]; a confidence of exactly 0 belongs to none, as in numpy's version.
+    if (confidence <= 0) continue;
+    const bin = totals[Math.min(bins - 1, Math.ceil(confidence * bins) - 1)];
+    if (bin === undefined) continue;
+    bin.n++;
+    bin.confidence += confidence;
+    if (grade === prediction.truth) bin.correct++;
+  }
+  return totals.reduce(
+    (sum, bin) =>
+      bin.n === 0
+        ? sum
+        : sum +
+          (bin.n / predictions.length) * Math.abs(bin.correct / bin.n - bin.confidence / bin.n),
+    0,
+  );
+}

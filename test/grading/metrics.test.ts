@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  expectedCalibrationError,
   confusionMatrix,
   quadraticWeightedKappa,
   rocAuc,
@@ -70,4 +71,7 @@ test('same figures as the Python metrics used in training', async (t) => {
   }
   t.deepEqual(actual.confusion, expected.confusion);
   t.deepEqual(actual.recall, expected.recall);
+  const ece = expectedCalibrationError(predictions);
+  t.true(ece > 0);
+  t.true(Math.abs(ece - (expected.ece as number)) < 1e-9, `ece ${ece} vs ${String(expected.ece)}`);
 });

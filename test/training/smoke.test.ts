@@ -13,7 +13,7 @@ import { repoRoot, systemPython } from '../helpers/paths.js';
 
 const run = promisify(execFile);
 
-test('train.py --smoke writes a loadable model, manifest, metrics and log; quantize.py --smoke its int8 build', async (t) => {
+test('train.py --smoke writes a loadable model, manifest, metrics and log; npm run quantize --smoke its int8 build', async (t) => {
   const out = await mkdtemp(join(tmpdir(), 'jointspace-train-'));
   t.teardown(() => rm(out, { recursive: true, force: true }));
 
@@ -44,15 +44,24 @@ test('train.py --smoke writes a loadable model, manifest, metrics and log; quant
 
   // The int8 build of the same weights: quantize.py adds it to the manifest, and it loads.
   await run(
-    systemPython,
-    [join(repoRoot, 'models/training/quantize.py'), '--smoke', '--model-dir', out],
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'scripts/quantize.ts'), '--smoke', '--model-dir', out],
     { cwd: repoRoot, timeout: 300_000 },
   );
   const quantised = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')) as {
-    variants?: { int8?: { file: string; val: { gradeAgreement: number } } };
+    variants?: {
+      int8?: {
+        file: string;
+        val: { measuredWith: string; n: number; gradeAgreement: number };
+        simulated: { gradeAgreement: number };
+      };
+    };
   };
-  t.is(quantised.variants?.int8?.file, 'model.int8.onnx');
-  t.is(typeof quantised.variants?.int8?.val.gradeAgreement, 'number');
+  const variant = quantised.variants?.int8;
+  t.is(variant?.file, 'model.int8.onnx');
+  t.regex(variant?.val.measuredWith ?? '', /^onnxruntime-node /);
+  t.is(variant?.val.n, 40);
+  t.is(typeof variant?.simulated.gradeAgreement, 'number');
   const int8 = await KneeModel.load({ directory: out, threads: 1, precision: 'int8' });
   t.teardown(() => int8.release());
   t.is(int8.id, `${model.id}+int8`);
