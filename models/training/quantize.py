@@ -40,6 +40,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import load_split, normalise  # noqa: E402
+from export import write_onnx  # noqa: E402
 from metrics import summarise  # noqa: E402
 from model import KneeKLExport, KneeKLNet, build_net  # noqa: E402
 
@@ -243,33 +244,11 @@ def fold_weight_quantisers(model: onnx.ModelProto) -> int:
 
 
 def export_int8(net: KneeKLNet, temperature: float, cfg: dict, path: Path) -> None:
-    graph = KneeKLExport(net, temperature).eval()
-    size = cfg["input"]["size"]
-    torch.onnx.export(
-        graph,
-        torch.zeros(1, 1, size, size),
-        str(path),
-        input_names=["image"],
-        output_names=["probabilities", "logits", "cam"],
-        dynamic_axes={name: {0: "batch"} for name in ("image", "probabilities", "logits", "cam")},
-        opset_version=13,
-        do_constant_folding=True,
-    )
-    model = onnx.load(str(path))
-    if fold_weight_quantisers(model) == 0:
-        raise SystemExit("no quantised weight found in the exported graph")
-    for key, value in (
-        ("name", cfg["modelName"]),
-        ("version", cfg["modelVersion"]),
-        ("precision", "int8"),
-        ("temperature", f"{temperature:.6f}"),
-        ("input_mean", str(cfg["input"]["mean"])),
-        ("input_std", str(cfg["input"]["std"])),
-    ):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    def fold(model: onnx.ModelProto) -> None:
+        if fold_weight_quantisers(model) == 0:
+            raise SystemExit("no quantised weight found in the exported graph")
+
+    write_onnx(KneeKLExport(net, temperature).eval(), temperature, cfg, path, precision="int8", transform=fold)
 
 
 def main() -> None:

@@ -74,22 +74,21 @@ export function defaultModelDirectory(): string {
   return process.env.JOINTSPACE_MODEL_DIR ?? fromRoot('models', 'knee-kl');
 }
 
+/** A setting from the environment: unset or empty gives the first choice. */
+function parseChoice<T extends string>(name: string, choices: readonly T[], value?: string): T {
+  if (value === undefined || value === '') return choices[0] as T;
+  const found = choices.find((choice) => choice === value);
+  if (found !== undefined) return found;
+  const listed = choices.map((choice) => `"${choice}"`).join(' or ');
+  throw new JointspaceError('invalid-argument', `${name} must be ${listed}, got "${value}"`);
+}
+
 export function parseDevice(value: string | undefined): Device {
-  if (value === undefined || value === '' || value === 'cpu') return 'cpu';
-  if (value === 'cuda') return 'cuda';
-  throw new JointspaceError(
-    'invalid-argument',
-    `JOINTSPACE_DEVICE must be "cpu" or "cuda", got "${value}"`,
-  );
+  return parseChoice('JOINTSPACE_DEVICE', ['cpu', 'cuda'] as const, value);
 }
 
 export function parsePrecision(value: string | undefined): Precision {
-  if (value === undefined || value === '' || value === 'float32') return 'float32';
-  if (value === 'int8') return 'int8';
-  throw new JointspaceError(
-    'invalid-argument',
-    `JOINTSPACE_PRECISION must be "float32" or "int8", got "${value}"`,
-  );
+  return parseChoice('JOINTSPACE_PRECISION', PRECISIONS, value);
 }
 
 /** The manifest of the graph to load: the float one, or the variant's file under a `+int8` version. */
