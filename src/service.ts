@@ -27,7 +27,7 @@ import { eligibilityRules } from './pipeline/eligibility.js';
 import type { JobQueue } from './pipeline/job.js';
 import { StudyProcessor } from './pipeline/process-study.js';
 import { StudyQueue } from './pipeline/queue.js';
-import { Worker } from './pipeline/worker.js';
+import { SWEEP_INTERVAL_MS, sweepAbandonedStudies, Worker } from './pipeline/worker.js';
 import { CarePlanner } from './pipeline/care-plan.js';
 import { CareWorker } from './pipeline/care-worker.js';
 import { careRules } from './care/rules.js';
@@ -161,6 +161,18 @@ export async function startService(config: ServiceConfig, logger: Logger): Promi
         : { afterGraded: (uid: string) => careWorker.studyGraded(uid) }),
     });
     await worker.start();
+    // Studies a dead worker left `processing` (also from before this process started).
+    const sweepLogger = logger.child({ component: 'sweep' });
+    await sweepAbandonedStudies(store, sweepLogger);
+    const sweep = setInterval(
+      () => void sweepAbandonedStudies(store, sweepLogger),
+      SWEEP_INTERVAL_MS,
+    );
+    sweep.unref();
+    stops.push(() => {
+      clearInterval(sweep);
+      return Promise.resolve();
+    });
     // A process that grades nothing (concurrency 0: API only) writes no care plans either.
     if (careWorker !== undefined && config.workerConcurrency > 0) await careWorker.start();
 

@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import type { JobOutcome } from '../store/entities.js';
 import type { Store } from '../store/repository.js';
 import type { StudyProcessor, StudyRun } from './process-study.js';
-import type { JobAttempt, StudyQueue } from './queue.js';
+import { GRADE_STUDY_QUEUE, QUEUE_SCHEMA, type JobAttempt, type StudyQueue } from './queue.js';
 
 export type JobMetricOutcome = 'succeeded' | 'failed-permanent' | 'failed-transient' | 'skipped';
 
@@ -43,6 +43,11 @@ export interface WorkerOptions {
 }
 
 export const JOB_KIND = 'grade-study';
+
+/** How long a study may be `processing` without a job before the sweep fails it. */
+export const ABANDONED_GRACE_S = 60;
+/** How often each process sweeps. */
+export const SWEEP_INTERVAL_MS = 60_000;
 
 /** PostgreSQL SQLSTATE classes and codes after which a retry can succeed. */
 const TRANSIENT_SQLSTATE = /^(08|53|57P0|40001|40P01)/;
@@ -82,6 +87,30 @@ export function errorCode(error: unknown): string {
   if (error instanceof JointspaceError) return error.code;
   if (error instanceof QueryFailedError) return 'database-error';
   return 'internal-error';
+}
+
+/**
+ * Fails the studies whose grading job is over but left them `processing` (see
+ * Store.failAbandonedStudies); safe to run in every process at once. Returns how many; logs
+ * the count, never the studies.
+ */
+export async function sweepAbandonedStudies(
+  store: Store,
+  logger: Logger,
+  graceSeconds = ABANDONED_GRACE_S,
+): Promise<number> {
+  try {
+    const uids = await store.failAbandonedStudies(
+      `${QUEUE_SCHEMA}.job`,
+      GRADE_STUDY_QUEUE,
+      graceSeconds,
+    );
+    if (uids.length > 0) logger.warn('study.abandoned', { studies: uids.length });
+    return uids.length;
+  } catch (error) {
+    logger.warn('study.sweep-failed', { message: errorMessage(error) });
+    return 0;
+  }
 }
 
 export class Worker {

@@ -200,6 +200,46 @@ export class Store {
     if (result.affected === 0) throw unknownStudy(studyInstanceUid);
   }
 
+  /**
+   * Marks failed the studies left `processing` by a job that is over: no job of `queue` for the
+   * study waits, retries or runs (the queue's job table is `table`), and the attempt began more
+   * than `graceSeconds` ago. That happens when a job's worker dies on its last attempt: pg-boss
+   * expires the job into `failed` and nothing is left to finish the study. Each study gets a
+   * problem saying so. Returns their UIDs.
+   */
+  async failAbandonedStudies(
+    table: string,
+    queue: string,
+    graceSeconds: number,
+  ): Promise<string[]> {
+    const rows = await guard(
+      () =>
+        this.dataSource.query(
+          `UPDATE studies s SET status = 'failed', updated_at = now()
+            WHERE s.status = 'processing'
+              AND s.attempt_started_at < clock_timestamp() - make_interval(secs => $2)
+              AND NOT EXISTS (
+                SELECT 1 FROM ${table} j
+                 WHERE j.name = $1 AND j.singleton_key = s.study_instance_uid
+                   AND j.state IN ('created', 'retry', 'active'))
+            RETURNING s.study_instance_uid AS uid`,
+          [queue, graceSeconds],
+        ) as Promise<[{ uid: string }[], number]>,
+    );
+    const uids = rows[0].map((row) => row.uid);
+    for (const uid of uids) {
+      await this.recordProblem({
+        studyInstanceUid: uid,
+        kind: 'error',
+        code: 'job-abandoned',
+        reason:
+          'the grading job ended without finishing the study (its worker stopped on the last attempt, or the job ran past its timeout); reprocess the study',
+        permanent: true,
+      });
+    }
+    return uids;
+  }
+
   /** The study's row, or undefined when it is unknown. */
   async findStudy(studyInstanceUid: string): Promise<Study | undefined> {
     return (
