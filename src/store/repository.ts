@@ -212,10 +212,10 @@ export class Store {
     queue: string,
     graceSeconds: number,
   ): Promise<string[]> {
-    const rows = await guard(
-      () =>
-        this.dataSource.query(
-          `UPDATE studies s SET status = 'failed', updated_at = now()
+    // An UPDATE … RETURNING comes back from TypeORM as [rows, affected count].
+    const rows = await guard(() =>
+      this.dataSource.query<[{ uid: string }[], number]>(
+        `UPDATE studies s SET status = 'failed', updated_at = now()
             WHERE s.status = 'processing'
               AND s.attempt_started_at < clock_timestamp() - make_interval(secs => $2)
               AND NOT EXISTS (
@@ -223,8 +223,8 @@ export class Store {
                  WHERE j.name = $1 AND j.singleton_key = s.study_instance_uid
                    AND j.state IN ('created', 'retry', 'active'))
             RETURNING s.study_instance_uid AS uid`,
-          [queue, graceSeconds],
-        ) as Promise<[{ uid: string }[], number]>,
+        [queue, graceSeconds],
+      ),
     );
     const uids = rows[0].map((row) => row.uid);
     for (const uid of uids) {
