@@ -124,28 +124,32 @@ export function smoothImage(image: GrayImage, sigma: number): Plane {
   const { width, height, pixels } = image;
   const kernel = gaussianKernel(sigma);
   const radius = (kernel.length - 1) / 2;
+  // Edges repeat the outermost pixel. Each pass adds the taps in the same order for every
+  // pixel (k = -radius .. radius), so the result does not depend on how the loops run; they
+  // run over contiguous memory without a bounds clamp per tap.
   const across = new Float32Array(width * height);
+  const padded = new Float64Array(width + 2 * radius);
   for (let y = 0; y < height; y++) {
     const row = y * width;
+    for (let i = 0; i < padded.length; i++) {
+      padded[i] = pixels[row + Math.min(width - 1, Math.max(0, i - radius))] ?? 0;
+    }
     for (let x = 0; x < width; x++) {
       let sum = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const xx = Math.min(width - 1, Math.max(0, x + k));
-        sum += (kernel[k + radius] ?? 0) * (pixels[row + xx] ?? 0);
-      }
+      for (let k = 0; k < kernel.length; k++) sum += (kernel[k] ?? 0) * (padded[x + k] ?? 0);
       across[row + x] = sum;
     }
   }
   const data = new Float32Array(width * height);
+  const sums = new Float64Array(width);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let sum = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const yy = Math.min(height - 1, Math.max(0, y + k));
-        sum += (kernel[k + radius] ?? 0) * (across[yy * width + x] ?? 0);
-      }
-      data[y * width + x] = sum;
+    sums.fill(0);
+    for (let k = 0; k < kernel.length; k++) {
+      const weight = kernel[k] ?? 0;
+      const source = Math.min(height - 1, Math.max(0, y + k - radius)) * width;
+      for (let x = 0; x < width; x++) sums[x] = (sums[x] ?? 0) + weight * (across[source + x] ?? 0);
     }
+    data.set(sums, y * width);
   }
   return { width, height, data };
 }
@@ -170,7 +174,9 @@ export function pixelStd(image: GrayImage): number {
 }
 
 export function median(values: ArrayLike<number>): number {
-  const sorted = Array.from(values).sort((a, b) => a - b);
+  // A typed array sorts numerically without a comparator call per step: this runs on
+  // whole-image gradient lists, and it was the largest cost of a measurement.
+  const sorted = Float64Array.from(values).sort();
   if (sorted.length === 0) return Number.NaN;
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1
