@@ -11,43 +11,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadImage } from '../../src/imaging/load.js';
-import { PUSH_SCRIPT_PATH } from '../../src/orthanc/push-script.js';
 import { buildComposite, seededRandom } from '../grading/knee-composite.js';
-import { freePort, useOrthanc } from '../helpers/orthanc.js';
-import { usePostgres } from '../helpers/postgres.js';
-import { TEST_WEBHOOK_SECRET, startService, type ServiceProcess } from '../helpers/service.js';
+import { usePushedService } from '../helpers/pushed-service.js';
 import { kneeStudy, valPictures } from './studies.js';
 import { upload, waitForStudy, writtenObjects } from './support.js';
 
-const servicePort = await freePort();
-const orthanc = useOrthanc(test, {
-  stableAgeSeconds: 1,
-  luaScriptFiles: [PUSH_SCRIPT_PATH],
-  configuration: {
-    Jointspace: { Url: `http://127.0.0.1:${servicePort}`, WebhookSecret: TEST_WEBHOOK_SECRET },
-  },
-});
-const database = usePostgres(test);
-let service: ServiceProcess | undefined;
+const { orthanc, service: running } = await usePushedService(test);
 let folder: string | undefined;
 
 test.before(async () => {
-  const [server, db] = await Promise.all([orthanc(), database()]);
-  service = await startService({ orthancUrl: server.url, databaseUrl: db.url, port: servicePort });
   folder = await mkdtemp(join(tmpdir(), 'jointspace-bilateral-'));
 });
 
 test.after.always(async () => {
-  await service?.stop();
   if (folder !== undefined) await rm(folder, { recursive: true, force: true });
 });
 
-test.afterEach.always((t) => {
-  if (!t.passed && service !== undefined) t.log(service.output().slice(-6000));
-});
-
 test.serial('both knees of one image are graded, measured and written back', async (t) => {
-  if (service === undefined || folder === undefined) throw new Error('not started');
+  const service = running();
+  if (folder === undefined) throw new Error('not started');
   // Patient's right knee on the image left (radiological convention): a right crop there.
   const right = (await valPictures(2, 40)).find((name) => name.endsWith('R.png'));
   const left = (await valPictures(3, 40)).find((name) => name.endsWith('L.png'));
@@ -100,7 +82,8 @@ test.serial('both knees of one image are graded, measured and written back', asy
 test.serial(
   'a full radiograph of one knee, with its long bones, is graded on the knee found',
   async (t) => {
-    if (service === undefined || folder === undefined) throw new Error('not started');
+    const service = running();
+    if (folder === undefined) throw new Error('not started');
     const right = (await valPictures(1, 40)).find((name) => name.endsWith('R.png'));
     if (right === undefined) throw new Error('no right val crop');
     const crop = (await loadImage(await sharp(right).png().toBuffer(), right)).image;

@@ -14,26 +14,29 @@ import { DicomWebClient } from '../../src/dicomweb/client.js';
 import { firstString, tags } from '../../src/dicomweb/json.js';
 import { derivedKey } from '../../src/fhir/builders/keys.js';
 import { KEY_SYSTEMS, careRequestKey } from '../../src/fhir/resources.js';
-import { PUSH_SCRIPT_PATH } from '../../src/orthanc/push-script.js';
 import { fullPatient, patient } from '../fhir/records.js';
 import { useFhirServer, type FhirServer } from '../helpers/fhir-server.js';
-import { freePort, useOrthanc } from '../helpers/orthanc.js';
-import { usePostgres } from '../helpers/postgres.js';
-import { TEST_WEBHOOK_SECRET, startService, type ServiceProcess } from '../helpers/service.js';
+import { usePushedService } from '../helpers/pushed-service.js';
 import { kneeStudy, valPictures } from './studies.js';
 import { upload, waitForStudy, writtenObjects } from './support.js';
 
-const servicePort = await freePort();
-const orthanc = useOrthanc(test, {
-  stableAgeSeconds: 1,
-  luaScriptFiles: [PUSH_SCRIPT_PATH],
-  configuration: {
-    Jointspace: { Url: `http://127.0.0.1:${servicePort}`, WebhookSecret: TEST_WEBHOOK_SECRET },
+// Declared first: its top-level await must come before any other test or hook.
+const {
+  orthanc,
+  database,
+  service: running,
+} = await usePushedService(test, {
+  beforeStart: async () => {
+    const fhirServer = await fhir();
+    await seedPatients(fhirServer);
+    return {
+      JOINTSPACE_FHIR_URL: fhirServer.url,
+      JOINTSPACE_CARE_RETRY_DELAY_S: '1',
+      JOINTSPACE_CDS_AUTH: 'none',
+    };
   },
 });
-const database = usePostgres(test);
 const fhir = useFhirServer(test);
-let service: ServiceProcess | undefined;
 
 /** The seeded patient with CKD (no oral NSAID) and a full record; identifier JS-FHIR-FULL. */
 const PATIENT = 'full';
@@ -67,8 +70,8 @@ interface CareBody {
   }[];
 }
 
-test.before(async () => {
-  const [server, db, fhirServer] = await Promise.all([orthanc(), database(), fhir()]);
+/** The patients the tests grade studies of, with their records. */
+async function seedPatients(fhirServer: FhirServer): Promise<void> {
   const record = fullPatient(PATIENT);
   await fhirServer.seed(record.filter((r) => r.resourceType === 'Medication'));
   await fhirServer.seed(record.filter((r) => r.resourceType !== 'Medication'));
@@ -85,29 +88,6 @@ test.before(async () => {
     patient('twin-a', { identifiers: [{ system: 'urn:oid:2.25.4242.1', value: 'JS-TWIN' }] }),
     patient('twin-b', { identifiers: [{ system: 'urn:oid:2.25.4242.2', value: 'JS-TWIN' }] }),
   ]);
-  service = await startService({
-    orthancUrl: server.url,
-    databaseUrl: db.url,
-    port: servicePort,
-    env: {
-      JOINTSPACE_FHIR_URL: fhirServer.url,
-      JOINTSPACE_CARE_RETRY_DELAY_S: '1',
-      JOINTSPACE_CDS_AUTH: 'none',
-    },
-  });
-});
-
-test.after.always(async () => {
-  await service?.stop();
-});
-
-test.afterEach.always((t) => {
-  if (!t.passed && service !== undefined) t.log(service.output().slice(-6000));
-});
-
-function running(): ServiceProcess {
-  if (service === undefined) throw new Error('service not started');
-  return service;
 }
 
 async function study(uid: string): Promise<CareBody> {

@@ -11,45 +11,17 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DicomWebClient } from '../../src/dicomweb/client.js';
 import { defaultModelDirectory } from '../../src/grading/model.js';
-import { PUSH_SCRIPT_PATH } from '../../src/orthanc/push-script.js';
-import { freePort, useOrthanc } from '../helpers/orthanc.js';
-import { usePostgres } from '../helpers/postgres.js';
-import { TEST_WEBHOOK_SECRET, startService, type ServiceProcess } from '../helpers/service.js';
+import { usePushedService } from '../helpers/pushed-service.js';
 import { kneeStudy, valPictures } from './studies.js';
 import { upload, waitForStudy, writtenObjects } from './support.js';
 
 const run = promisify(execFile);
-const servicePort = await freePort();
-const orthanc = useOrthanc(test, {
-  stableAgeSeconds: 1,
-  luaScriptFiles: [PUSH_SCRIPT_PATH],
-  configuration: {
-    Jointspace: { Url: `http://127.0.0.1:${servicePort}`, WebhookSecret: TEST_WEBHOOK_SECRET },
-  },
-});
-const database = usePostgres(test);
-let service: ServiceProcess | undefined;
-
-test.before(async () => {
-  const [server, db] = await Promise.all([orthanc(), database()]);
-  service = await startService({
-    orthancUrl: server.url,
-    databaseUrl: db.url,
-    port: servicePort,
-    env: { JOINTSPACE_PRECISION: 'int8' },
-  });
-});
-
-test.after.always(async () => {
-  await service?.stop();
-});
-
-test.afterEach.always((t) => {
-  if (!t.passed && service !== undefined) t.log(service.output().slice(-6000));
+const { orthanc, service: running } = await usePushedService(test, {
+  beforeStart: () => ({ JOINTSPACE_PRECISION: 'int8' }),
 });
 
 test('the int8 build grades a pushed study and names itself in the API and the SR', async (t) => {
-  if (service === undefined) return t.fail('service not started');
+  const service = running();
   const manifest = JSON.parse(
     await readFile(join(defaultModelDirectory(), 'model.json'), 'utf8'),
   ) as { name: string; version: string };

@@ -11,41 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DicomWebClient } from '../../src/dicomweb/client.js';
-import { PUSH_SCRIPT_PATH } from '../../src/orthanc/push-script.js';
-import { freePort, useOrthanc } from '../helpers/orthanc.js';
-import { usePostgres } from '../helpers/postgres.js';
-import { TEST_WEBHOOK_SECRET, startService, type ServiceProcess } from '../helpers/service.js';
+import { usePushedService } from '../helpers/pushed-service.js';
 import { kneeStudy, sampleInStudy, truncatedInstance, valPictures } from './studies.js';
 import { upload, waitForStudy, writtenObjects } from './support.js';
 
 const run = promisify(execFile);
-const servicePort = await freePort();
-const orthanc = useOrthanc(test, {
-  stableAgeSeconds: 1,
-  luaScriptFiles: [PUSH_SCRIPT_PATH],
-  configuration: {
-    Jointspace: { Url: `http://127.0.0.1:${servicePort}`, WebhookSecret: TEST_WEBHOOK_SECRET },
-  },
-});
-const database = usePostgres(test);
-let service: ServiceProcess | undefined;
-
-test.before(async () => {
-  const [server, db] = await Promise.all([orthanc(), database()]);
-  service = await startService({
-    orthancUrl: server.url,
-    databaseUrl: db.url,
-    port: servicePort,
-  });
-});
-
-test.after.always(async () => {
-  await service?.stop();
-});
-
-test.afterEach.always((t) => {
-  if (!t.passed && service !== undefined) t.log(service.output().slice(-6000));
-});
+const { orthanc, database, service: running } = await usePushedService(test);
 
 async function query<T>(sql: string, values: unknown[]): Promise<T[]> {
   const client = new pg.Client({ connectionString: (await database()).url });
@@ -55,11 +26,6 @@ async function query<T>(sql: string, values: unknown[]): Promise<T[]> {
   } finally {
     await client.end();
   }
-}
-
-function running(): ServiceProcess {
-  if (service === undefined) throw new Error('service not started');
-  return service;
 }
 
 test.serial(
