@@ -55,4 +55,26 @@ export class VariableReader<Name extends string> {
     const value = secret ? this.env[name] : this.env[name]?.trim();
     return value === undefined || value === '' ? undefined : value;
   }
+
+  /** An http(s) URL without credentials (and without query or fragment unless allowed). */
+  httpUrl(name: Name, value: string, allowQuery = false): URL | undefined {
+    const parsed = URL.canParse(value) ? new URL(value) : undefined;
+    if (parsed === undefined) {
+      this.problem(name, 'expected an http or https URL (the value is not a URL)');
+      return undefined;
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      this.problem(name, `expected an http or https URL, got scheme "${parsed.protocol}"`);
+      return undefined;
+    }
+    if (parsed.username !== '' || parsed.password !== '') {
+      this.problem(name, 'expected a URL without credentials');
+      return undefined;
+    }
+    if (!allowQuery && (parsed.search !== '' || parsed.hash !== '')) {
+      this.problem(name, 'expected a URL without query or fragment');
+      return undefined;
+    }
+    return parsed;
+  }
 }

@@ -323,27 +323,6 @@ class FhirEnvironment extends VariableReader<FhirVariableName> {
     );
     return undefined;
   }
-
-  private httpUrl(name: FhirVariableName, value: string): URL | undefined {
-    const parsed = URL.canParse(value) ? new URL(value) : undefined;
-    if (parsed === undefined) {
-      this.problem(name, 'expected an http or https URL (the value is not a URL)');
-      return undefined;
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      this.problem(name, `expected an http or https URL, got scheme "${parsed.protocol}"`);
-      return undefined;
-    }
-    if (parsed.username !== '' || parsed.password !== '') {
-      this.problem(name, 'expected a URL without credentials');
-      return undefined;
-    }
-    if (parsed.search !== '' || parsed.hash !== '') {
-      this.problem(name, 'expected a URL without query or fragment');
-      return undefined;
-    }
-    return parsed;
-  }
 }
 
 function describeKey(key: KeyObject): string {

@@ -18,7 +18,7 @@ import type { JobOutcome } from '../store/entities.js';
 import type { Store } from '../store/repository.js';
 import type { CarePlanner, CareRun } from './care-plan.js';
 import type { CareAttempt, StudyQueue } from './queue.js';
-import { sortFailure } from './worker.js';
+import { recordAttempt, sortFailure } from './worker.js';
 
 export const CARE_JOB_KIND = 'care-plan';
 
@@ -95,19 +95,17 @@ export class CareWorker {
     startedAt: Date,
     error?: { code: string; message: string },
   ): Promise<void> {
-    await this.quietly(() =>
-      this.options.store.recordJob({
-        jobId: attempt.id,
-        studyInstanceUid: attempt.studyInstanceUid,
-        kind: CARE_JOB_KIND,
-        attempt: attempt.attempt,
-        outcome,
-        workerId: this.workerId,
-        startedAt,
-        finishedAt: new Date(),
-        ...(error === undefined ? {} : { error }),
-      }),
-    );
+    const { store, logger } = this.options;
+    await recordAttempt(store, logger, 'care.bookkeeping-not-written', {
+      jobId: attempt.id,
+      studyInstanceUid: attempt.studyInstanceUid,
+      kind: CARE_JOB_KIND,
+      attempt: attempt.attempt,
+      outcome,
+      workerId: this.workerId,
+      startedAt,
+      ...(error === undefined ? {} : { error }),
+    });
   }
 
   /** Bookkeeping that must not turn one failure into another (the database may be down). */

@@ -25,7 +25,7 @@ import { measureJointSpace } from '../measurement/jsw.js';
 import { millimetres, summariseJsw, type JswSummary } from '../measurement/summary.js';
 import { isoDate, type ProgressionAssessment } from '../care/progression.js';
 import { kneeProgressions, type ProgressionSources } from './knee-progression.js';
-import { buildMeasurementReport, type JswLength } from '../sr/measurement-report.js';
+import { buildMeasurementReport, jswLengths, type JswLength } from '../sr/measurement-report.js';
 import { buildOverlay } from '../sr/overlay.js';
 import { measurementReportUids, overlayUids } from '../sr/uids.js';
 import type { KneeLaterality, StudyStatus } from '../store/entities.js';
@@ -669,23 +669,7 @@ function measure(knee: GradedKnee): MeasuredKnee {
     polarity: knee.outcome.kneeCheck.polarity,
     ...(metadata.pixelSpacing === undefined ? {} : { pixelSpacing: metadata.pixelSpacing }),
   });
-  const lengths: JswLength[] =
-    result.status === 'refused'
-      ? []
-      : [result.medial, result.lateral].flatMap((c) =>
-          c.status === 'measured'
-            ? [
-                {
-                  compartment: c.compartment,
-                  femurPoint: c.femurPoint,
-                  tibiaPoint: c.tibiaPoint,
-                  value: c.minWidth,
-                  unit: result.unit,
-                },
-              ]
-            : [],
-        );
-  return { ...knee, jsw: summariseJsw(result), lengths };
+  return { ...knee, jsw: summariseJsw(result), lengths: jswLengths(result) };
 }
 
 function empty() {

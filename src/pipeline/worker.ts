@@ -15,7 +15,7 @@ import { QueryFailedError } from 'typeorm';
 import { JointspaceError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JobOutcome } from '../store/entities.js';
-import type { Store } from '../store/repository.js';
+import type { JobInput, Store } from '../store/repository.js';
 import type { StudyProcessor, StudyRun } from './process-study.js';
 import { GRADE_STUDY_QUEUE, QUEUE_SCHEMA, type JobAttempt, type StudyQueue } from './queue.js';
 
@@ -87,6 +87,23 @@ export function errorCode(error: unknown): string {
   if (error instanceof JointspaceError) return error.code;
   if (error instanceof QueryFailedError) return 'database-error';
   return 'internal-error';
+}
+
+/**
+ * Writes one attempt to the job history, ending now. A failure to write is logged as `event`
+ * and swallowed: the database may be what failed, and the queue still holds the job's state.
+ */
+export async function recordAttempt(
+  store: Pick<Store, 'recordJob'>,
+  logger: Logger,
+  event: string,
+  attempt: Omit<JobInput, 'finishedAt'>,
+): Promise<void> {
+  try {
+    await store.recordJob({ ...attempt, finishedAt: new Date() });
+  } catch (error) {
+    logger.warn(event, { message: errorMessage(error) });
+  }
 }
 
 /**
@@ -179,22 +196,17 @@ export class Worker {
     startedAt: Date,
     error?: { code: string; message: string },
   ): Promise<void> {
-    try {
-      await this.options.store.recordJob({
-        jobId: attempt.id,
-        studyInstanceUid: attempt.job.studyInstanceUid,
-        kind: JOB_KIND,
-        attempt: attempt.attempt,
-        outcome,
-        workerId: this.workerId,
-        startedAt,
-        finishedAt: new Date(),
-        ...(error === undefined ? {} : { error }),
-      });
-    } catch (recordError) {
-      // The database may be what failed; the queue still holds the job's state.
-      this.options.logger.warn('job.history-not-written', { message: errorMessage(recordError) });
-    }
+    const { store, logger } = this.options;
+    await recordAttempt(store, logger, 'job.history-not-written', {
+      jobId: attempt.id,
+      studyInstanceUid: attempt.job.studyInstanceUid,
+      kind: JOB_KIND,
+      attempt: attempt.attempt,
+      outcome,
+      workerId: this.workerId,
+      startedAt,
+      ...(error === undefined ? {} : { error }),
+    });
   }
 
   private async markFailed(attempt: JobAttempt, failure: { code: string; message: string }) {

@@ -5,6 +5,7 @@
  * Pure: data in, Part 10 bytes out, nothing logged. The content tree, template rows and codes
  * are described in src/sr/README.md.
  */
+import type { JswResult } from '../measurement/jsw.js';
 import { comparisonContentItems, type KneeComparison } from './comparison.js';
 import {
   ALGORITHM_NAME,
@@ -118,6 +119,24 @@ export interface JswLength {
   /** Millimetres only when the source's pixel spacing is known; otherwise pixels. */
   value: number;
   unit: 'mm' | 'px';
+}
+
+/** The minimum of each measured compartment, as the SR and the overlay draw it. */
+export function jswLengths(result: JswResult): JswLength[] {
+  if (result.status === 'refused') return [];
+  return [result.medial, result.lateral].flatMap((c) =>
+    c.status === 'measured'
+      ? [
+          {
+            compartment: c.compartment,
+            femurPoint: c.femurPoint,
+            tibiaPoint: c.tibiaPoint,
+            value: c.minWidth,
+            unit: result.unit,
+          },
+        ]
+      : [],
+  );
 }
 
 /**
@@ -369,14 +388,6 @@ function lengthGroup(
   input: MeasurementReportInput,
 ): Dataset {
   const laterality = knee.laterality ?? image.imageLaterality;
-  const model = modelId(input.algorithm);
-  // The laterality part carries the compartment, so each line keeps its own stable UID.
-  const tracking = trackingUid(
-    input.header.StudyInstanceUID,
-    image.sopInstanceUid,
-    `${laterality ?? 'U'} JSW ${length.compartment}`,
-    model,
-  );
   const { femurPoint, tibiaPoint } = length;
   const line = {
     RelationshipType: 'INFERRED FROM',
@@ -391,10 +402,12 @@ function lengthGroup(
   // is named once for the whole document (observer context) instead.
   const measured = num(LENGTH, length.value, unit, [line]);
   return container('CONTAINS', MEASUREMENT_GROUP, [
-    text('HAS OBS CONTEXT', TRACKING_IDENTIFIER, LENGTH_TRACKING_IDENTIFIER),
-    uidref('HAS OBS CONTEXT', TRACKING_UNIQUE_IDENTIFIER, tracking),
-    code('CONTAINS', FINDING, JSW_MINIMUM[length.compartment]),
-    findingSite(laterality),
+    // The tracking key carries the compartment, so each line keeps its own stable UID.
+    ...groupOpening(input, image, laterality, {
+      key: `${laterality ?? 'U'} JSW ${length.compartment}`,
+      identifier: LENGTH_TRACKING_IDENTIFIER,
+      finding: JSW_MINIMUM[length.compartment],
+    }),
     // OHIF labels the line with this text; it shows neither the Finding nor the NUM's name.
     text('CONTAINS', COMMENT, lengthComment(length, laterality)),
     measured,
@@ -424,19 +437,13 @@ function measurementGroup(
   input: MeasurementReportInput,
 ): Dataset {
   const laterality = knee.laterality ?? image.imageLaterality;
-  const model = modelId(input.algorithm);
-  const tracking = trackingUid(
-    input.header.StudyInstanceUID,
-    image.sopInstanceUid,
-    laterality ?? 'U',
-    model,
-  );
   const { grading } = knee;
   return container('CONTAINS', MEASUREMENT_GROUP, [
-    text('HAS OBS CONTEXT', TRACKING_IDENTIFIER, trackingIdentifier(knee, laterality, imageIndex)),
-    uidref('HAS OBS CONTEXT', TRACKING_UNIQUE_IDENTIFIER, tracking),
-    code('CONTAINS', FINDING, OSTEOARTHRITIS_OF_KNEE),
-    findingSite(laterality),
+    ...groupOpening(input, image, laterality, {
+      key: laterality ?? 'U',
+      identifier: trackingIdentifier(knee, laterality, imageIndex),
+      finding: OSTEOARTHRITIS_OF_KNEE,
+    }),
     imageRegion(knee.region ?? wholeImage(image), image),
     code('CONTAINS', KL_GRADE, klGradeCode(grading.klGrade), algorithmId(input.algorithm)),
     text('CONTAINS', KL_GRADE, klGradeText(grading.klGrade)),
@@ -448,6 +455,31 @@ function measurementGroup(
     text('CONTAINS', KNEE_CHECK_OUTCOME, kneeCheckText(grading)),
     ...(knee.comparison === undefined ? [] : comparisonContentItems(knee.comparison)),
   ]);
+}
+
+/**
+ * What every measurement group opens with: its Tracking Identifier and a Tracking Unique
+ * Identifier derived from the study, the image, `key` and the model (TID 4108), the finding,
+ * and the finding site with the knee's side.
+ */
+function groupOpening(
+  input: MeasurementReportInput,
+  image: SourceImage,
+  laterality: 'R' | 'L' | undefined,
+  group: { key: string; identifier: string; finding: CodedConcept },
+): Dataset[] {
+  const tracking = trackingUid(
+    input.header.StudyInstanceUID,
+    image.sopInstanceUid,
+    group.key,
+    modelId(input.algorithm),
+  );
+  return [
+    text('HAS OBS CONTEXT', TRACKING_IDENTIFIER, group.identifier),
+    uidref('HAS OBS CONTEXT', TRACKING_UNIQUE_IDENTIFIER, tracking),
+    code('CONTAINS', FINDING, group.finding),
+    findingSite(laterality),
+  ];
 }
 
 function trackingIdentifier(knee: GradedKnee, laterality: string | undefined, index: number) {

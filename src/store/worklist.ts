@@ -11,7 +11,7 @@
  * every attempt; refusals and errors are those of the latest attempt.
  */
 import type { DataSource } from 'typeorm';
-import type { JobOutcome, StudyStatus } from './entities.js';
+import type { JobOutcome, JobRecord, StudyStatus } from './entities.js';
 
 /** Where the next page starts: after the study with this `created_at` (text) and id. */
 export interface WorklistCursor {
@@ -53,18 +53,8 @@ export interface WorklistPage {
   next: WorklistCursor | null;
 }
 
-export interface JobHistoryEntry {
-  jobId: string;
-  kind: string;
-  attempt: number;
-  outcome: JobOutcome;
-  errorCode: string | null;
-  /** Safe to show: never patient data. */
-  errorMessage: string | null;
-  workerId: string;
-  startedAt: Date;
-  finishedAt: Date | null;
-}
+/** One attempt in a study's job history (a job_records row without its keys). */
+export type JobHistoryEntry = Omit<JobRecord, 'id' | 'studyInstanceUid'>;
 
 export interface OverlayRecord {
   sopInstanceUid: string;

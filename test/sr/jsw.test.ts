@@ -13,6 +13,7 @@ import type { Dataset } from '../../src/sr/dataset.js';
 import {
   LENGTH_TRACKING_IDENTIFIER,
   buildMeasurementReport,
+  jswLengths,
   type JswLength,
   type MeasurementReportInput,
 } from '../../src/sr/measurement-report.js';
@@ -233,19 +234,7 @@ test('widths measured on a val crop go into the SR and the overlay unchanged', a
     t.fail(`the val crop was refused: ${result.detail}`);
     return;
   }
-  const jsw = [result.medial, result.lateral].flatMap((c): JswLength[] =>
-    c.status === 'measured'
-      ? [
-          {
-            compartment: c.compartment,
-            femurPoint: c.femurPoint,
-            tibiaPoint: c.tibiaPoint,
-            value: c.minWidth,
-            unit: result.unit,
-          },
-        ]
-      : [],
-  );
+  const jsw = jswLengths(result);
   t.true(jsw.length >= 1);
   const image = { ...rightImage, pixelSpacing: undefined };
   const sr = readDataset(
